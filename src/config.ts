@@ -1,0 +1,49 @@
+import { isIP } from "node:net";
+
+/** Start-up configuration, parsed once from the command line; nothing else reads process.env. */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export class ConfigError extends Error {}
+
+/** "HOST:PORT", "[::1]:8443" or ":8443" (all interfaces). */
+export function parseHostPort(text: string, flag: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65_535) {
+    throw new ConfigError(`${flag} "${text}" is not HOST:PORT (e.g. 0.0.0.0:8443, [::1]:8443); port 0-65535`);
+  }
+  const host = match[1] ?? (match[2] || "0.0.0.0");
+  if (match[1] !== undefined && isIP(host) !== 6) throw new ConfigError(`${flag} "${text}": "${host}" is not an IPv6 address`);
+  return { host, port };
+}
+
+export function parseUrl(text: string, flag: string): URL {
+  try {
+    const url = new URL(text);
+    if (url.protocol === "http:" || url.protocol === "https:") return url;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError(`${flag} "${text}" is not an http(s) URL`);
+}
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function parseLogLevel(text: string, flag: string): LogLevel {
+  if ((LOG_LEVELS as readonly string[]).includes(text)) return text as LogLevel;
+  throw new ConfigError(`${flag} "${text}" is not one of ${LOG_LEVELS.join(", ")}`);
+}
+
+/** Serving certificate names: the listen host when it is a concrete address, plus localhost. */
+export function defaultCertNames(listen: HostPort, extra: readonly string[]): string[] {
+  const names = new Set<string>(extra);
+  names.add("localhost");
+  names.add("127.0.0.1");
+  if (listen.host !== "0.0.0.0" && listen.host !== "::") names.add(listen.host);
+  return [...names];
+}

@@ -1,0 +1,25 @@
+import type { V1Deployment, V1PodTemplateSpec } from "@kubernetes/client-node";
+import { ENABLED_LABEL, ENABLED_VALUE, type Phase, StatusKey, TRACK_LABEL, isPhase } from "./keys.js";
+
+/** Small readers over a Deployment object, shared by the webhook and the watcher. */
+
+export function isEnabled(deployment: V1Deployment | undefined): boolean {
+  return deployment?.metadata?.labels?.[ENABLED_LABEL] === ENABLED_VALUE;
+}
+
+export function annotationsOf(deployment: V1Deployment | undefined): Record<string, string> {
+  return deployment?.metadata?.annotations ?? {};
+}
+
+export function phaseOf(deployment: V1Deployment | undefined): Phase | undefined {
+  const phase = annotationsOf(deployment)[StatusKey.phase];
+  return isPhase(phase) ? phase : undefined;
+}
+
+export function templateOf(deployment: V1Deployment | undefined): V1PodTemplateSpec | undefined {
+  return deployment?.spec?.template;
+}
+
+export function hasTrackLabel(deployment: V1Deployment | undefined): boolean {
+  return templateOf(deployment)?.metadata?.labels?.[TRACK_LABEL] !== undefined;
+}

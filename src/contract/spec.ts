@@ -1,0 +1,161 @@
+import { type MetricCheck, ANALYSIS_ALLOWED, parseAnalysis } from "./analysis.js";
+import { parseDuration } from "./duration.js";
+import { ACTIONS, type Action, UserKey } from "./keys.js";
+import { type Parsed, type Step, STEPS_ALLOWED, parseSteps } from "./steps.js";
+import { type TestUrlPolicy, clusterLocalOnly, parseTestUrls } from "./test-urls.js";
+
+/** What the user asked for, from the Deployment's annotations, with DESIGN.md's defaults filled in. */
+export interface CanarySpec {
+  service: string;
+  steps: Step[];
+  stepIntervalMs: number;
+  analysis: MetricCheck[];
+  analysisIntervalMs: number;
+  failureLimit: number;
+  tests: string[];
+  progressDeadlineMs: number;
+  action: Action | undefined;
+}
+
+/** One bad annotation, said so that the user can fix it without reading our code. */
+export interface AnnotationError {
+  key: string;
+  value: string;
+  problem: string;
+  allowed: string;
+}
+
+export type SpecResult = { ok: true; spec: CanarySpec } | { ok: false; errors: AnnotationError[] };
+
+export interface SpecOptions {
+  testUrlPolicy?: TestUrlPolicy;
+}
+
+export const DEFAULTS = {
+  steps: "10,25,50,75",
+  stepInterval: "1m",
+  analysisInterval: "15s",
+  failureLimit: "2",
+  progressDeadline: "10m",
+} as const;
+
+const DURATION_ALLOWED = 'a Go duration of at least 1s, such as "30s", "2m" or "1h30m"';
+const SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+// "<service>-canary" must still be a valid Service name.
+const SERVICE_NAME_MAX = 63 - "-canary".length;
+
+function parseMinDuration(text: string): Parsed<number> {
+  const ms = parseDuration(text);
+  if (ms === undefined) return { ok: false, problem: "is not a duration" };
+  if (ms < 1_000) return { ok: false, problem: "is shorter than 1s" };
+  return { ok: true, value: ms };
+}
+
+function parseServiceName(text: string): Parsed<string> {
+  if (!SERVICE_NAME.test(text)) return { ok: false, problem: "is not a valid Service name" };
+  if (text.length > SERVICE_NAME_MAX) {
+    return { ok: false, problem: `is longer than ${SERVICE_NAME_MAX} characters, too long for "<service>-canary"` };
+  }
+  return { ok: true, value: text };
+}
+
+function parseFailureLimit(text: string): Parsed<number> {
+  if (!/^\d{1,4}$/.test(text)) return { ok: false, problem: "is not a whole number" };
+  return { ok: true, value: Number(text) };
+}
+
+function parseAction(text: string): Parsed<Action> {
+  return (ACTIONS as readonly string[]).includes(text)
+    ? { ok: true, value: text as Action }
+    : { ok: false, problem: "is not a known action" };
+}
+
+/**
+ * Parses every user annotation at once and reports every bad one, not just the first: a user fixing
+ * a manifest should not have to apply it four times to learn of four mistakes.
+ */
+export function parseCanarySpec(
+  annotations: Readonly<Record<string, string>> | undefined,
+  deploymentName: string,
+  options: SpecOptions = {},
+): SpecResult {
+  const given = annotations ?? {};
+  const errors: AnnotationError[] = [];
+  function field<T>(
+    key: string,
+    fallback: string | undefined,
+    parse: (text: string) => Parsed<T>,
+    allowed: string,
+  ): T | undefined {
+    const value = given[key];
+    const text = value ?? fallback;
+    if (text === undefined) return undefined;
+    const parsed = parse(text);
+    if (parsed.ok) return parsed.value;
+    // A bad default can only come from the Deployment's name (the service default).
+    errors.push({ key, value: value ?? `(not set; defaults to "${text}")`, problem: parsed.problem, allowed });
+    return undefined;
+  }
+
+  const service = field(
+    UserKey.service,
+    deploymentName,
+    parseServiceName,
+    `a Service name: lowercase letters, digits and "-", starting with a letter, at most ${SERVICE_NAME_MAX} characters`,
+  );
+  const steps = field(UserKey.steps, DEFAULTS.steps, parseSteps, STEPS_ALLOWED);
+  const stepIntervalMs = field(UserKey.stepInterval, DEFAULTS.stepInterval, parseMinDuration, DURATION_ALLOWED);
+  const analysis = field(UserKey.analysis, undefined, parseAnalysis, ANALYSIS_ALLOWED) ?? [];
+  const analysisIntervalMs = field(
+    UserKey.analysisInterval,
+    DEFAULTS.analysisInterval,
+    parseMinDuration,
+    DURATION_ALLOWED,
+  );
+  const failureLimit = field(UserKey.failureLimit, DEFAULTS.failureLimit, parseFailureLimit, "a whole number ≥ 0");
+  const policy = options.testUrlPolicy ?? clusterLocalOnly;
+  const tests =
+    field(
+      UserKey.tests,
+      undefined,
+      (text) => parseTestUrls(text, policy),
+      `comma-separated http(s) URLs, each on ${policy.describe}`,
+    ) ?? [];
+  const progressDeadlineMs = field(
+    UserKey.progressDeadline,
+    DEFAULTS.progressDeadline,
+    parseMinDuration,
+    DURATION_ALLOWED,
+  );
+  const action = field(UserKey.action, undefined, parseAction, `one of ${ACTIONS.join(", ")}`);
+
+  if (
+    errors.length > 0 ||
+    service === undefined ||
+    steps === undefined ||
+    stepIntervalMs === undefined ||
+    analysisIntervalMs === undefined ||
+    failureLimit === undefined ||
+    progressDeadlineMs === undefined
+  ) {
+    return { ok: false, errors };
+  }
+  return {
+    ok: true,
+    spec: {
+      service,
+      steps,
+      stepIntervalMs,
+      analysis,
+      analysisIntervalMs,
+      failureLimit,
+      tests,
+      progressDeadlineMs,
+      action,
+    },
+  };
+}
+
+export function describeError(error: AnnotationError): string {
+  return `${error.key}="${error.value}" ${error.problem}; allowed: ${error.allowed}`;
+}

@@ -1,0 +1,83 @@
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { CERT_FILES, type CertificateSet, generateCertificates } from "./certs.js";
+
+export async function writeCertificates(dir: string, set: CertificateSet): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, CERT_FILES.caCert), set.caCert, { mode: 0o644 });
+  await writeFile(join(dir, CERT_FILES.tlsCert), set.tlsCert, { mode: 0o644 });
+  await writeFile(join(dir, CERT_FILES.tlsKey), set.tlsKey, { mode: 0o600 });
+}
+
+export interface ServingPair {
+  cert: string;
+  key: string;
+}
+
+async function readPair(dir: string): Promise<ServingPair> {
+  const [cert, key] = await Promise.all([
+    readFile(join(dir, CERT_FILES.tlsCert), "utf8"),
+    readFile(join(dir, CERT_FILES.tlsKey), "utf8"),
+  ]);
+  return { cert, key };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The serving pair from DIR; when DIR holds none, a new CA and serving certificate are written there first. */
+export async function loadOrCreateCertificates(dir: string, names: string[], logger: Logger): Promise<ServingPair> {
+  const hasCert = await exists(join(dir, CERT_FILES.tlsCert));
+  const hasKey = await exists(join(dir, CERT_FILES.tlsKey));
+  if (hasCert !== hasKey) {
+    throw new Error(`${dir} holds only one of ${CERT_FILES.tlsCert} and ${CERT_FILES.tlsKey}; add the other or empty the folder`);
+  }
+  if (!hasCert) {
+    logger.info({ dir, names }, "no serving certificate found: generating a CA and a serving certificate");
+    await writeCertificates(dir, generateCertificates({ names }));
+  }
+  return readPair(dir);
+}
+
+/**
+ * Calls onChange with the new pair whenever tls.crt or tls.key changes on disk (a rotated Secret, a
+ * cert-manager renewal). Polls modification times: fs.watch misses Kubernetes' symlink swaps.
+ */
+export function watchCertificates(
+  dir: string,
+  onChange: (pair: ServingPair) => void,
+  logger: Logger,
+  intervalMs = 2_000,
+): () => void {
+  let last = "";
+  const fingerprint = async () => {
+    const stats = await Promise.all([stat(join(dir, CERT_FILES.tlsCert)), stat(join(dir, CERT_FILES.tlsKey))]);
+    return stats.map((entry) => `${entry.mtimeMs}:${entry.size}:${entry.ino}`).join("|");
+  };
+  let busy = false;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const current = await fingerprint();
+      if (last && current !== last) {
+        onChange(await readPair(dir));
+        logger.info({ dir }, "serving certificate reloaded");
+      }
+      last = current;
+    } catch (error) {
+      logger.warn({ err: error, dir }, "could not read the serving certificate; keeping the current one");
+    } finally {
+      busy = false;
+    }
+  };
+  void tick();
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
