@@ -17,7 +17,8 @@ export function parseHostPort(text: string, flag: string): HostPort {
     throw new ConfigError(`${flag} "${text}" is not HOST:PORT (e.g. 0.0.0.0:8443, [::1]:8443); port 0-65535`);
   }
   const host = match[1] ?? (match[2] || "0.0.0.0");
-  if (match[1] !== undefined && isIP(host) !== 6) throw new ConfigError(`${flag} "${text}": "${host}" is not an IPv6 address`);
+  if (match[1] !== undefined && isIP(host) !== 6)
+    throw new ConfigError(`${flag} "${text}": "${host}" is not an IPv6 address`);
   return { host, port };
 }
 

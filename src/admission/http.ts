@@ -2,14 +2,20 @@ import express, { type ErrorRequestHandler, type Request, type Response } from "
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { WebhookMetrics } from "./metrics.js";
-import { type AdmissionRequest, type AdmissionReview, type Verdict, complete, errored, outcomeOf, reviewOf } from "./review.js";
+import {
+  type AdmissionRequest,
+  type AdmissionReview,
+  complete,
+  errored,
+  outcomeOf,
+  reviewOf,
+  type Verdict,
+} from "./review.js";
 
 export const BODY_LIMIT = "3mb";
 const REVIEW_VERSIONS = new Set(["admission.k8s.io/v1", "admission.k8s.io/v1beta1"]);
 
-export interface AdmissionHandler {
-  (request: AdmissionRequest): Verdict;
-}
+export type AdmissionHandler = (request: AdmissionRequest) => Verdict;
 
 export interface AdmissionAppOptions {
   handler: AdmissionHandler;
@@ -20,22 +26,33 @@ export interface AdmissionAppOptions {
 }
 
 /** An answer to a request we could not read as an AdmissionReview: still an AdmissionReview, with a 4xx. */
-function rejectReview(res: Response, httpStatus: number, message: string, uid = "", apiVersion = "admission.k8s.io/v1") {
-  res.status(httpStatus).json(reviewOf(apiVersion, { uid, allowed: false, status: { code: httpStatus, message } }));
+function rejectReview(
+  res: Response,
+  httpStatus: number,
+  message: string,
+  uid = "",
+  apiVersion = "admission.k8s.io/v1",
+) {
+  res
+    .status(httpStatus)
+    .json(reviewOf(apiVersion, { uid, allowed: false, status: { code: httpStatus, message } }));
 }
 
 function malformed(body: unknown): { problem: string; uid?: string; apiVersion?: string } | undefined {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return { problem: "body is not a JSON object" };
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    return { problem: "body is not a JSON object" };
   const review = body as Partial<AdmissionReview>;
   const uid = typeof review.request?.uid === "string" ? review.request.uid : undefined;
   const apiVersion = REVIEW_VERSIONS.has(review.apiVersion ?? "") ? review.apiVersion : undefined;
   const found = { ...(uid ? { uid } : {}), ...(apiVersion ? { apiVersion } : {}) };
   if (review.kind !== "AdmissionReview") return { problem: 'kind is not "AdmissionReview"', ...found };
-  if (!apiVersion) return { problem: `apiVersion "${review.apiVersion}" is not admission.k8s.io/v1 or v1beta1`, ...found };
+  if (!apiVersion)
+    return { problem: `apiVersion "${review.apiVersion}" is not admission.k8s.io/v1 or v1beta1`, ...found };
   const request = review.request;
   if (!request || typeof request !== "object") return { problem: "request is missing", ...found };
   if (!uid) return { problem: "request.uid is missing", ...found };
-  if (!request.kind || typeof request.kind.kind !== "string") return { problem: "request.kind is missing", ...found };
+  if (!request.kind || typeof request.kind.kind !== "string")
+    return { problem: "request.kind is missing", ...found };
   if (typeof request.operation !== "string") return { problem: "request.operation is missing", ...found };
   return undefined;
 }
@@ -52,7 +69,10 @@ export function createAdmissionApp(options: AdmissionAppOptions): express.Expres
   });
   app.get("/readyz", (_req, res) => {
     const ready = options.isReady?.() ?? true;
-    res.status(ready ? 200 : 503).type("text/plain").send(ready ? "ok" : "not ready");
+    res
+      .status(ready ? 200 : 503)
+      .type("text/plain")
+      .send(ready ? "ok" : "not ready");
   });
   app.get("/metrics", async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
@@ -63,7 +83,11 @@ export function createAdmissionApp(options: AdmissionAppOptions): express.Expres
     (req, res, next) => {
       if (!req.is("application/json")) {
         metrics.requests.inc({ outcome: "invalid" });
-        rejectReview(res, 400, `Content-Type must be application/json, not "${req.get("content-type") ?? ""}"`);
+        rejectReview(
+          res,
+          400,
+          `Content-Type must be application/json, not "${req.get("content-type") ?? ""}"`,
+        );
         return;
       }
       next();
@@ -75,7 +99,13 @@ export function createAdmissionApp(options: AdmissionAppOptions): express.Expres
       if (problem) {
         metrics.requests.inc({ outcome: "invalid" });
         logger.warn({ uid: problem.uid }, `malformed AdmissionReview: ${problem.problem}`);
-        rejectReview(res, 400, `malformed AdmissionReview: ${problem.problem}`, problem.uid, problem.apiVersion);
+        rejectReview(
+          res,
+          400,
+          `malformed AdmissionReview: ${problem.problem}`,
+          problem.uid,
+          problem.apiVersion,
+        );
         return;
       }
       const review = req.body as AdmissionReview;

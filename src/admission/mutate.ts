@@ -3,51 +3,70 @@ import { annotationsOf, hasTrackLabel, isEnabled, phaseOf, templateOf } from "..
 import { formatDuration } from "../contract/duration.js";
 import { type Phase, StatusKey, TRACK_LABEL, UserKey } from "../contract/keys.js";
 import { templateRevision, withoutTrackLabel } from "../contract/revision.js";
-import { type AnnotationError, type CanarySpec, type SpecOptions, describeError, parseCanarySpec } from "../contract/spec.js";
+import {
+  type AnnotationError,
+  type CanarySpec,
+  describeError,
+  parseCanarySpec,
+  type SpecOptions,
+} from "../contract/spec.js";
 import { describeSteps } from "../contract/steps.js";
-import { type AdmissionRequest, type Verdict, allowed, denied, patched } from "./review.js";
+import { type AdmissionRequest, allowed, denied, patched, type Verdict } from "./review.js";
 
 export interface MutateOptions {
   spec?: SpecOptions;
 }
 
 /** Phases in which a pending revision is being (or about to be) canaried. */
-const IN_FLIGHT: ReadonlySet<Phase> = new Set(["Initializing", "Pending", "Progressing", "Paused", "Promoting"]);
+const IN_FLIGHT: ReadonlySet<Phase> = new Set([
+  "Initializing",
+  "Pending",
+  "Progressing",
+  "Paused",
+  "Promoting",
+]);
 
 /**
  * The whole webhook as a pure function: the DESIGN.md rules for CREATE and UPDATE of an enabled
  * Deployment. It only ever changes the object it is given, so it is safe for dry-run requests.
  */
 export function mutateDeployment(request: AdmissionRequest, options: MutateOptions = {}): Verdict {
-  if (request.kind.group !== "apps" || request.kind.kind !== "Deployment" || request.subResource) return allowed();
+  if (request.kind.group !== "apps" || request.kind.kind !== "Deployment" || request.subResource)
+    return allowed();
   if (request.operation !== "CREATE" && request.operation !== "UPDATE") return allowed();
   const deployment = request.object as V1Deployment | undefined;
   // Removing the label is how a user opts out; the watcher cleans up from there.
   if (!isEnabled(deployment) || !deployment?.spec?.template) return allowed();
+  const newTemplate = deployment.spec.template;
 
   const old = request.operation === "UPDATE" ? (request.oldObject as V1Deployment | undefined) : undefined;
   const name = deployment.metadata?.name || request.name || "";
   const parsed = parseCanarySpec(deployment.metadata?.annotations, name, options.spec);
   const templateChanged =
-    old !== undefined && hasTrackLabel(old) && templateRevision(templateOf(old)) !== templateRevision(templateOf(deployment));
+    old !== undefined &&
+    hasTrackLabel(old) &&
+    templateRevision(templateOf(old)) !== templateRevision(newTemplate);
 
   if (!parsed.ok) {
     // Values that were already stored pass with a warning, so that scaling or a status write is never
     // blocked by a mistake made before serin was installed; anything new, or a new revision, is denied.
-    const introduced = parsed.errors.filter((error) => old === undefined || annotationsOf(old)[error.key] !== annotationsOf(deployment)[error.key]);
+    const introduced = parsed.errors.filter(
+      (error) => old === undefined || annotationsOf(old)[error.key] !== annotationsOf(deployment)[error.key],
+    );
     if (introduced.length > 0 || templateChanged) return denied(denialMessage(request, parsed.errors));
     return allowed(parsed.errors.map((error) => `serin: ${describeError(error)}`));
   }
 
-  const mutated = structuredClone(deployment);
-  const template = mutated.spec!.template;
-  template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, [TRACK_LABEL]: "stable" } };
+  const mutatedSpec = structuredClone(deployment.spec);
+  const mutated: V1Deployment = { ...deployment, spec: mutatedSpec };
+  const labels = { ...newTemplate.metadata?.labels, [TRACK_LABEL]: "stable" };
+  mutatedSpec.template = { ...newTemplate, metadata: { ...newTemplate.metadata, labels } };
 
   // CREATE, or first enablement of an existing Deployment: a plain rollout; canaries start from the next change.
-  if (!old || !hasTrackLabel(old) || !templateChanged) return patched(mutated);
+  const oldTemplate = templateOf(old);
+  if (!old || !oldTemplate || !hasTrackLabel(old) || !templateChanged) return patched(mutated);
 
-  const oldTemplate = templateOf(old)!;
-  const newRevision = templateRevision(templateOf(deployment));
+  const newRevision = templateRevision(newTemplate);
   const current = annotationsOf(deployment);
   const stored = annotationsOf(old);
 
@@ -59,11 +78,13 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
   const storedPhase = phaseOf(old);
   if (stored[StatusKey.pendingRevision] === newRevision && storedPhase !== undefined) {
     if (IN_FLIGHT.has(storedPhase)) {
-      mutated.spec!.template = oldTemplate;
-      return patched(mutated, [`serin: revision ${newRevision} is already in its canary (${storedPhase}); nothing restarted`]);
+      mutatedSpec.template = oldTemplate;
+      return patched(mutated, [
+        `serin: revision ${newRevision} is already in its canary (${storedPhase}); nothing restarted`,
+      ]);
     }
     if (storedPhase === "Aborted") {
-      mutated.spec!.template = oldTemplate;
+      mutatedSpec.template = oldTemplate;
       if (current[UserKey.action] === "retry") return patched(mutated);
       return patched(mutated, [
         `serin: revision ${newRevision} was aborted and stays held back; change the pod template or set ${UserKey.action}: retry`,
@@ -71,12 +92,12 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
     }
   }
 
-  mutated.spec!.template = oldTemplate;
+  mutatedSpec.template = oldTemplate;
   mutated.metadata = {
     ...mutated.metadata,
     annotations: {
       ...current,
-      [StatusKey.pendingTemplate]: JSON.stringify(withoutTrackLabel(templateOf(deployment))),
+      [StatusKey.pendingTemplate]: JSON.stringify(withoutTrackLabel(newTemplate)),
       [StatusKey.pendingRevision]: newRevision,
       [StatusKey.phase]: "Pending",
       [StatusKey.message]: `Revision ${newRevision} is held back for a canary.`,

@@ -40,7 +40,10 @@ export type Verdict =
   | { type: "denied"; code: number; reason: string; message: string }
   | { type: "errored"; code: number; message: string };
 
-export const allowed = (warnings?: string[]): Verdict => ({ type: "allowed", ...(warnings ? { warnings } : {}) });
+export const allowed = (warnings?: string[]): Verdict => ({
+  type: "allowed",
+  ...(warnings ? { warnings } : {}),
+});
 export const patched = (object: unknown, warnings?: string[]): Verdict => ({
   type: "patched",
   object,
@@ -58,7 +61,9 @@ export const errored = (code: number, message: string): Verdict => ({ type: "err
 export function outcomeOf(response: AdmissionResponse): "allowed" | "patched" | "denied" | "errored" {
   if (response.patch) return "patched";
   if (response.allowed) return "allowed";
-  return (response.status?.code ?? 0) >= 500 || response.status?.reason === "InternalError" ? "errored" : "denied";
+  return (response.status?.code ?? 0) >= 500 || response.status?.reason === "InternalError"
+    ? "errored"
+    : "denied";
 }
 
 /**
@@ -87,7 +92,11 @@ export function complete(uid: string, original: unknown, verdict: Verdict): Admi
         status: { code: verdict.code, reason: verdict.reason, message: verdict.message },
       };
     case "errored":
-      return { uid, allowed: false, status: { code: verdict.code, reason: "InternalError", message: verdict.message } };
+      return {
+        uid,
+        allowed: false,
+        status: { code: verdict.code, reason: "InternalError", message: verdict.message },
+      };
   }
 }
 

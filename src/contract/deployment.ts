@@ -1,5 +1,5 @@
 import type { V1Deployment, V1PodTemplateSpec } from "@kubernetes/client-node";
-import { ENABLED_LABEL, ENABLED_VALUE, type Phase, StatusKey, TRACK_LABEL, isPhase } from "./keys.js";
+import { ENABLED_LABEL, ENABLED_VALUE, isPhase, type Phase, StatusKey, TRACK_LABEL } from "./keys.js";
 
 /** Small readers over a Deployment object, shared by the webhook and the watcher. */
 

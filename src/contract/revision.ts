@@ -28,5 +28,8 @@ export function withoutTrackLabel<T>(template: T): T {
 
 /** DESIGN.md's revision: sha256 of the canonical JSON of spec.template without the track label, 10 hex digits. */
 export function templateRevision(template: unknown): string {
-  return createHash("sha256").update(canonicalJson(withoutTrackLabel(template))).digest("hex").slice(0, 10);
+  return createHash("sha256")
+    .update(canonicalJson(withoutTrackLabel(template)))
+    .digest("hex")
+    .slice(0, 10);
 }

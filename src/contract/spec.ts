@@ -1,8 +1,8 @@
-import { type MetricCheck, ANALYSIS_ALLOWED, parseAnalysis } from "./analysis.js";
+import { ANALYSIS_ALLOWED, type MetricCheck, parseAnalysis } from "./analysis.js";
 import { parseDuration } from "./duration.js";
 import { ACTIONS, type Action, UserKey } from "./keys.js";
-import { type Parsed, type Step, STEPS_ALLOWED, parseSteps } from "./steps.js";
-import { type TestUrlPolicy, clusterLocalOnly, parseTestUrls } from "./test-urls.js";
+import { type Parsed, parseSteps, STEPS_ALLOWED, type Step } from "./steps.js";
+import { clusterLocalOnly, parseTestUrls, type TestUrlPolicy } from "./test-urls.js";
 
 /** What the user asked for, from the Deployment's annotations, with DESIGN.md's defaults filled in. */
 export interface CanarySpec {
@@ -54,7 +54,10 @@ function parseMinDuration(text: string): Parsed<number> {
 function parseServiceName(text: string): Parsed<string> {
   if (!SERVICE_NAME.test(text)) return { ok: false, problem: "is not a valid Service name" };
   if (text.length > SERVICE_NAME_MAX) {
-    return { ok: false, problem: `is longer than ${SERVICE_NAME_MAX} characters, too long for "<service>-canary"` };
+    return {
+      ok: false,
+      problem: `is longer than ${SERVICE_NAME_MAX} characters, too long for "<service>-canary"`,
+    };
   }
   return { ok: true, value: text };
 }
@@ -93,7 +96,12 @@ export function parseCanarySpec(
     const parsed = parse(text);
     if (parsed.ok) return parsed.value;
     // A bad default can only come from the Deployment's name (the service default).
-    errors.push({ key, value: value ?? `(not set; defaults to "${text}")`, problem: parsed.problem, allowed });
+    errors.push({
+      key,
+      value: value ?? `(not set; defaults to "${text}")`,
+      problem: parsed.problem,
+      allowed,
+    });
     return undefined;
   }
 
@@ -104,7 +112,12 @@ export function parseCanarySpec(
     `a Service name: lowercase letters, digits and "-", starting with a letter, at most ${SERVICE_NAME_MAX} characters`,
   );
   const steps = field(UserKey.steps, DEFAULTS.steps, parseSteps, STEPS_ALLOWED);
-  const stepIntervalMs = field(UserKey.stepInterval, DEFAULTS.stepInterval, parseMinDuration, DURATION_ALLOWED);
+  const stepIntervalMs = field(
+    UserKey.stepInterval,
+    DEFAULTS.stepInterval,
+    parseMinDuration,
+    DURATION_ALLOWED,
+  );
   const analysis = field(UserKey.analysis, undefined, parseAnalysis, ANALYSIS_ALLOWED) ?? [];
   const analysisIntervalMs = field(
     UserKey.analysisInterval,
@@ -112,7 +125,12 @@ export function parseCanarySpec(
     parseMinDuration,
     DURATION_ALLOWED,
   );
-  const failureLimit = field(UserKey.failureLimit, DEFAULTS.failureLimit, parseFailureLimit, "a whole number ≥ 0");
+  const failureLimit = field(
+    UserKey.failureLimit,
+    DEFAULTS.failureLimit,
+    parseFailureLimit,
+    "a whole number ≥ 0",
+  );
   const policy = options.testUrlPolicy ?? clusterLocalOnly;
   const tests =
     field(

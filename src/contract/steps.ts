@@ -31,10 +31,12 @@ export function parseSteps(text: string): Parsed<Step[]> {
       continue;
     }
     if (word === "") return { ok: false, problem: "has an empty step" };
-    if (!/^[\d.]+$/.test(word)) return { ok: false, problem: `has "${word}", which is neither a number nor "pause"` };
+    if (!/^[\d.]+$/.test(word))
+      return { ok: false, problem: `has "${word}", which is neither a number nor "pause"` };
     if (/\.\d{3,}$/.test(word)) return { ok: false, problem: `has ${word}, which has more than 2 decimals` };
     const weight = percentToWeight(word);
-    if (weight === undefined) return { ok: false, problem: `has ${word}, which is not a percentage in (0, 100]` };
+    if (weight === undefined)
+      return { ok: false, problem: `has ${word}, which is not a percentage in (0, 100]` };
     if (previous && weight <= previous.weight) {
       return { ok: false, problem: `is not strictly increasing: ${word} follows ${previous.text}` };
     }

@@ -9,7 +9,8 @@ export interface TestUrlPolicy {
   allows(url: URL): boolean;
 }
 
-const SERVICE_HOST = /^[a-z]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?(\.svc(\.cluster\.local)?)?$/;
+const SERVICE_HOST =
+  /^[a-z]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?(\.svc(\.cluster\.local)?)?$/;
 
 export const clusterLocalOnly: TestUrlPolicy = {
   describe: "a cluster-local Service host (NAME, NAME.NAMESPACE, NAME.NAMESPACE.svc[.cluster.local])",
@@ -40,7 +41,8 @@ export function parseTestUrls(text: string, policy: TestUrlPolicy): Parsed<strin
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       return { ok: false, problem: `has "${item}", which is not http(s)` };
     }
-    if (!policy.allows(url)) return { ok: false, problem: `has "${item}", whose host is not ${policy.describe}` };
+    if (!policy.allows(url))
+      return { ok: false, problem: `has "${item}", whose host is not ${policy.describe}` };
     urls.push(item);
   }
   return { ok: true, value: urls };

@@ -31,11 +31,17 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** The serving pair from DIR; when DIR holds none, a new CA and serving certificate are written there first. */
-export async function loadOrCreateCertificates(dir: string, names: string[], logger: Logger): Promise<ServingPair> {
+export async function loadOrCreateCertificates(
+  dir: string,
+  names: string[],
+  logger: Logger,
+): Promise<ServingPair> {
   const hasCert = await exists(join(dir, CERT_FILES.tlsCert));
   const hasKey = await exists(join(dir, CERT_FILES.tlsKey));
   if (hasCert !== hasKey) {
-    throw new Error(`${dir} holds only one of ${CERT_FILES.tlsCert} and ${CERT_FILES.tlsKey}; add the other or empty the folder`);
+    throw new Error(
+      `${dir} holds only one of ${CERT_FILES.tlsCert} and ${CERT_FILES.tlsKey}; add the other or empty the folder`,
+    );
   }
   if (!hasCert) {
     logger.info({ dir, names }, "no serving certificate found: generating a CA and a serving certificate");
@@ -56,7 +62,10 @@ export function watchCertificates(
 ): () => void {
   let last = "";
   const fingerprint = async () => {
-    const stats = await Promise.all([stat(join(dir, CERT_FILES.tlsCert)), stat(join(dir, CERT_FILES.tlsKey))]);
+    const stats = await Promise.all([
+      stat(join(dir, CERT_FILES.tlsCert)),
+      stat(join(dir, CERT_FILES.tlsKey)),
+    ]);
     return stats.map((entry) => `${entry.mtimeMs}:${entry.size}:${entry.ino}`).join("|");
   };
   let busy = false;

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { test } from "node:test";
+import fc from "fast-check";
+import { canonicalJson, templateRevision, withoutTrackLabel } from "./revision.js";
+
+const template = {
+  metadata: { labels: { app: "web", "serin.dev/track": "stable" } },
+  spec: { containers: [{ name: "app", image: "web:1" }] },
+};
+
+test("the revision is the first 10 hex digits of sha256 over sorted-key JSON without the track label", () => {
+  const canonical =
+    '{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"image":"web:1","name":"app"}]}}';
+  const expected = createHash("sha256").update(canonical).digest("hex").slice(0, 10);
+  assert.equal(canonicalJson(withoutTrackLabel(template)), canonical);
+  assert.equal(templateRevision(template), expected);
+  assert.match(templateRevision(template), /^[0-9a-f]{10}$/);
+});
+
+test("the track label does not change the revision, any other label does", () => {
+  const canary = { ...template, metadata: { labels: { app: "web", "serin.dev/track": "canary" } } };
+  const untracked = { ...template, metadata: { labels: { app: "web" } } };
+  const relabelled = { ...template, metadata: { labels: { app: "web", tier: "front" } } };
+  assert.equal(templateRevision(canary), templateRevision(template));
+  assert.equal(templateRevision(untracked), templateRevision(template));
+  assert.notEqual(templateRevision(relabelled), templateRevision(template));
+});
+
+test("removing the label leaves the caller's template as it was", () => {
+  const copy = structuredClone(template);
+  withoutTrackLabel(copy);
+  assert.deepEqual(copy, template);
+});
+
+test("key order never changes the revision; array order does", () => {
+  fc.assert(
+    fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+      const reversed = Object.fromEntries(Object.entries(object).reverse());
+      assert.equal(canonicalJson(reversed), canonicalJson(object));
+      assert.deepEqual(JSON.parse(canonicalJson(object)), JSON.parse(JSON.stringify(object)));
+    }),
+  );
+  assert.notEqual(templateRevision({ a: [1, 2] }), templateRevision({ a: [2, 1] }));
+});
