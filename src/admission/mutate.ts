@@ -1,4 +1,4 @@
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment, V1DeploymentSpec } from "@kubernetes/client-node";
 import { annotationsOf, hasTrackLabel, isEnabled, phaseOf, templateOf } from "../contract/deployment.js";
 import { formatDuration } from "../contract/duration.js";
 import { type Phase, StatusKey, TRACK_LABEL, UserKey } from "../contract/keys.js";
@@ -42,10 +42,9 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
   const old = request.operation === "UPDATE" ? (request.oldObject as V1Deployment | undefined) : undefined;
   const name = deployment.metadata?.name || request.name || "";
   const parsed = parseCanarySpec(deployment.metadata?.annotations, name, options.spec);
-  const templateChanged =
-    old !== undefined &&
-    hasTrackLabel(old) &&
-    templateRevision(templateOf(old)) !== templateRevision(newTemplate);
+  const oldTemplate = old && hasTrackLabel(old) ? templateOf(old) : undefined;
+  const newRevision = templateRevision(newTemplate);
+  const templateChanged = oldTemplate !== undefined && templateRevision(oldTemplate) !== newRevision;
 
   if (!parsed.ok) {
     // Values that were already stored pass with a warning, so that scaling or a status write is never
@@ -57,16 +56,17 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
     return allowed(parsed.errors.map((error) => `serin: ${describeError(error)}`));
   }
 
-  const mutatedSpec = structuredClone(deployment.spec);
-  const mutated: V1Deployment = { ...deployment, spec: mutatedSpec };
+  // Copies along the changed paths only: the patch is computed against the untouched request object.
   const labels = { ...newTemplate.metadata?.labels, [TRACK_LABEL]: "stable" };
-  mutatedSpec.template = { ...newTemplate, metadata: { ...newTemplate.metadata, labels } };
+  const mutatedSpec: V1DeploymentSpec = {
+    ...deployment.spec,
+    template: { ...newTemplate, metadata: { ...newTemplate.metadata, labels } },
+  };
+  const mutated: V1Deployment = { ...deployment, spec: mutatedSpec };
 
   // CREATE, or first enablement of an existing Deployment: a plain rollout; canaries start from the next change.
-  const oldTemplate = templateOf(old);
-  if (!old || !oldTemplate || !hasTrackLabel(old) || !templateChanged) return patched(mutated);
+  if (!old || !oldTemplate || !templateChanged) return patched(mutated);
 
-  const newRevision = templateRevision(newTemplate);
   const current = annotationsOf(deployment);
   const stored = annotationsOf(old);
 

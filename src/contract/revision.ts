@@ -3,14 +3,28 @@ import { TRACK_LABEL } from "./keys.js";
 
 /** JSON with object keys sorted at every depth, so equal templates hash equally whoever wrote them. */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, inner]) => inner !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(",")}}`;
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) out += ",";
+      // JSON.stringify writes undefined array items as null.
+      out += value[index] === undefined ? "null" : canonicalJson(value[index]);
+    }
+    return `${out}]`;
   }
-  return JSON.stringify(value) ?? "null";
+  const object = value as Record<string, unknown>;
+  // Default sort compares UTF-16 code units, which is the order JSON.stringify's callers expect.
+  const keys = Object.keys(object).sort();
+  let out = "{";
+  let first = true;
+  for (const key of keys) {
+    const inner = object[key];
+    if (inner === undefined) continue;
+    out += `${first ? "" : ","}${JSON.stringify(key)}:${canonicalJson(inner)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 interface TemplateLike {
