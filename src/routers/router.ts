@@ -1,0 +1,43 @@
+import type { V1OwnerReference } from "@kubernetes/client-node";
+
+/**
+ * One interface for every traffic API serin can steer (Flagger's router shape). Implementations keep
+ * no state: every call re-reads the object it works on.
+ */
+
+/** Shares out of WEIGHT_SCALE (10000); stable + canary is always WEIGHT_SCALE. */
+export interface Weights {
+  stable: number;
+  canary: number;
+}
+
+/** What a route object is for: the apex Service of one enabled Deployment and its two backends. */
+export interface RouteTarget {
+  namespace: string;
+  /** Apex Service that clients call; also the route object's name. */
+  service: string;
+  stableService: string;
+  canaryService: string;
+  /** Port of the apex Service (HTTPRoute backendRefs need one). */
+  port: number;
+  /** Points at the enabled Deployment, so the route goes when the Deployment goes. */
+  owner: V1OwnerReference;
+  /** Labels serin puts on what it owns. */
+  labels: Record<string, string>;
+}
+
+export interface Router {
+  /** Human name of the API in use, e.g. "TrafficSplit split.smi-spec.io/v1alpha2". */
+  readonly api: string;
+  /**
+   * Creates the route object, or repairs it (both backends present, owner and labels set) keeping the
+   * weights it has; a new object starts at stable 100%.
+   */
+  reconcile(target: RouteTarget): Promise<void>;
+  /** Writes the weights, creating the object if needed; no write when they are already in place. */
+  setWeights(target: RouteTarget, weights: Weights): Promise<void>;
+  /** The weights in force, or undefined when there is no route object. */
+  getWeights(target: RouteTarget): Promise<Weights | undefined>;
+  /** Deletes the route object; no error when it is already gone. */
+  finalize(target: RouteTarget): Promise<void>;
+}
