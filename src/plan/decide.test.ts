@@ -1,0 +1,459 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { V1Deployment, V1Service } from "@kubernetes/client-node";
+import { deployment as fixtureDeployment } from "../admission/review-fixtures.js";
+import { templateRevision, withoutTrackLabel } from "../contract/revision.js";
+import type { Action, Plan } from "./actions.js";
+import { type GateVerdict, type Observed, plan } from "./decide.js";
+import { canaryDeployment } from "./objects.js";
+
+const T0 = new Date("2026-11-30T10:00:00Z");
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+
+const apex: V1Service = {
+  metadata: { name: "web", namespace: "shop" },
+  spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
+};
+
+function readyStatus(deployment: V1Deployment): V1Deployment {
+  const replicas = deployment.spec?.replicas ?? 1;
+  return {
+    ...deployment,
+    metadata: { ...deployment.metadata, generation: 1 },
+    status: {
+      observedGeneration: 1,
+      replicas,
+      updatedReplicas: replicas,
+      readyReplicas: replicas,
+      availableReplicas: replicas,
+    },
+  };
+}
+
+/**
+ * A small in-memory world in which the planner's actions take effect, as the watcher would perform
+ * them on the API server, and Deployments become ready at once unless told otherwise.
+ */
+class World {
+  deployment: V1Deployment;
+  canary: V1Deployment | undefined;
+  canaryWeight: number | undefined;
+  canaryReady = true;
+  primaryReady = true;
+  servicesEnsured = false;
+  routingRemoved = false;
+  events: string[] = [];
+  weights: number[] = [];
+  gates: GateVerdict | undefined;
+  log: Action["type"][] = [];
+
+  constructor(annotations: Record<string, string> = {}) {
+    this.deployment = readyStatus(fixtureDeployment({ annotations }));
+  }
+
+  get annotations() {
+    return this.deployment.metadata?.annotations ?? {};
+  }
+
+  observed(now: Date): Observed {
+    return {
+      now,
+      deployment: this.deployment,
+      canary: this.canary,
+      apexService: apex,
+      canaryWeight: this.canaryWeight,
+      ...(this.gates ? { gates: this.gates } : {}),
+    };
+  }
+
+  /** What the webhook does on `kubectl apply` of a new image. */
+  applyImage(image: string) {
+    const template = structuredClone(this.deployment.spec?.template ?? {});
+    const container = template.spec?.containers[0];
+    if (container) container.image = image;
+    const revision = templateRevision(template);
+    this.annotate({
+      "serin.dev/pending-template": JSON.stringify(withoutTrackLabel(template)),
+      "serin.dev/pending-revision": revision,
+      "serin.dev/phase": "Pending",
+    });
+    return revision;
+  }
+
+  annotate(values: Record<string, string | null>) {
+    const annotations: Record<string, string> = { ...this.annotations };
+    for (const [key, value] of Object.entries(values)) {
+      if (value === null) delete annotations[key];
+      else annotations[key] = value;
+    }
+    this.deployment = { ...this.deployment, metadata: { ...this.deployment.metadata, annotations } };
+  }
+
+  reconcile(now: Date): Plan {
+    const decided = plan(this.observed(now));
+    for (const action of decided.actions) {
+      this.log.push(action.type);
+      switch (action.type) {
+        case "ensureServices":
+          this.servicesEnsured = true;
+          break;
+        case "setWeights":
+          if (this.canaryWeight !== action.canary) this.weights.push(action.canary);
+          this.canaryWeight = action.canary;
+          break;
+        case "applyCanary": {
+          const desired = canaryDeployment(this.deployment, action.template, action.revision);
+          this.canary = this.canaryReady ? readyStatus(desired) : { ...desired, status: {} };
+          break;
+        }
+        case "deleteCanary":
+          this.canary = undefined;
+          break;
+        case "removeRouting":
+          this.routingRemoved = true;
+          this.canaryWeight = undefined;
+          break;
+        case "writeDeployment": {
+          this.annotate(action.annotations);
+          if (action.template) {
+            const spec = { ...this.deployment.spec, template: action.template } as V1Deployment["spec"];
+            const generation = (this.deployment.metadata?.generation ?? 1) + 1;
+            this.deployment = {
+              ...this.deployment,
+              spec,
+              metadata: { ...this.deployment.metadata, generation },
+              status: {
+                ...this.deployment.status,
+                observedGeneration: this.primaryReady ? generation : generation - 1,
+              },
+            };
+          }
+          break;
+        }
+        case "event":
+          this.events.push(action.reason);
+          break;
+      }
+    }
+    return decided;
+  }
+
+  get phase() {
+    return this.annotations["serin.dev/phase"];
+  }
+}
+
+describe("planner: the canary lifecycle", () => {
+  test("a newly enabled Deployment gets its Services before a split at stable 100%, then Idle", () => {
+    const world = new World();
+    world.reconcile(T0);
+    assert.deepEqual(world.log.slice(0, 2), ["ensureServices", "setWeights"]);
+    assert.equal(world.canaryWeight, 0);
+    assert.equal(world.phase, "Idle");
+    assert.equal(world.annotations["serin.dev/weight"], "0");
+    assert.deepEqual(world.events, ["Initialized"]);
+    world.log = [];
+    const again = world.reconcile(at(1));
+    assert.deepEqual(
+      again.actions.map((action) => action.type),
+      ["ensureServices"],
+      "a steady Deployment is left alone",
+    );
+  });
+
+  test("v1 to v2: every step in order on the schedule, then promotion and Succeeded", () => {
+    const world = new World({ "serin.dev/steps": "10,25,50,75", "serin.dev/step-interval": "1m" });
+    world.reconcile(T0);
+    const revision = world.applyImage("registry.example/web:2.0.0");
+
+    world.reconcile(at(1));
+    assert.equal(world.phase, "Pending");
+    assert.equal(world.canary?.metadata?.name, "web-canary");
+    assert.equal(world.canary?.spec?.template.metadata?.labels?.["serin.dev/track"], "canary");
+    assert.deepEqual(world.events.slice(-1), ["CanaryStarted"]);
+
+    const first = world.reconcile(at(2));
+    assert.equal(world.phase, "Progressing");
+    assert.equal(world.annotations["serin.dev/weight"], "10");
+    assert.equal(world.canaryWeight, 1_000);
+    assert.equal(first.requeueAfterMs, 60_000);
+
+    const holding = world.reconcile(at(32));
+    assert.equal(world.canaryWeight, 1_000, "the step is held for its interval");
+    assert.equal(holding.requeueAfterMs, 30_000);
+
+    world.reconcile(at(62));
+    assert.equal(world.canaryWeight, 2_500);
+    world.reconcile(at(122));
+    world.reconcile(at(182));
+    assert.equal(world.canaryWeight, 7_500);
+    assert.equal(world.annotations["serin.dev/weight"], "75");
+
+    world.reconcile(at(242));
+    assert.equal(world.phase, "Promoting");
+    assert.equal(world.canaryWeight, 10_000, "canary takes all traffic before the template is copied");
+    assert.equal(templateRevision(world.deployment.spec?.template), revision);
+
+    world.reconcile(at(243));
+    assert.equal(world.phase, "Succeeded");
+    assert.equal(world.canaryWeight, 0);
+    assert.equal(world.canary, undefined);
+    assert.equal(world.annotations["serin.dev/pending-revision"], undefined);
+    assert.equal(world.annotations["serin.dev/state"], undefined);
+    assert.deepEqual(world.weights, [0, 1_000, 2_500, 5_000, 7_500, 10_000, 0]);
+    assert.deepEqual(
+      world.events.filter((reason) => reason !== "Initialized"),
+      [
+        "CanaryStarted",
+        "WeightShifted",
+        "WeightShifted",
+        "WeightShifted",
+        "WeightShifted",
+        "Promoting",
+        "Promoted",
+      ],
+    );
+  });
+
+  test("fractional steps: 0.1% is canary 10 of 10000", () => {
+    const world = new World({ "serin.dev/steps": "0.1,1,50" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    assert.equal(world.canaryWeight, 10);
+    assert.equal(world.annotations["serin.dev/weight"], "0.1");
+  });
+
+  test("the promotion waits for the Deployment's rollout before stable takes traffic back", () => {
+    const world = new World({ "serin.dev/steps": "50", "serin.dev/step-interval": "1s" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    world.primaryReady = false;
+    world.reconcile(at(4));
+    assert.equal(world.phase, "Promoting");
+    const waiting = world.reconcile(at(5));
+    assert.equal(world.phase, "Promoting");
+    assert.equal(world.canaryWeight, 10_000);
+    assert.ok(world.canary, "the canary keeps serving");
+    assert.match(world.annotations["serin.dev/message"] ?? "", /waiting for the Deployment to roll out/);
+    assert.ok((waiting.requeueAfterMs ?? 0) > 0);
+    world.deployment = readyStatus({
+      ...world.deployment,
+      metadata: { ...world.deployment.metadata, generation: 1 },
+    });
+    world.reconcile(at(6));
+    assert.equal(world.phase, "Succeeded");
+  });
+
+  test("a pause step holds until resume, then the next step starts", () => {
+    const world = new World({ "serin.dev/steps": "10,pause,50", "serin.dev/step-interval": "10s" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    const paused = world.reconcile(at(12));
+    assert.equal(world.phase, "Paused");
+    assert.equal(world.canaryWeight, 1_000, "a pause holds the previous weight");
+    assert.equal(paused.requeueAfterMs, undefined, "an indefinite stop has no timer");
+    world.reconcile(at(3600));
+    assert.equal(world.phase, "Paused");
+    world.annotate({ "serin.dev/action": "resume" });
+    world.reconcile(at(3601));
+    assert.equal(world.phase, "Progressing");
+    assert.equal(world.canaryWeight, 5_000);
+    assert.equal(world.annotations["serin.dev/action"], undefined, "the one-shot action is removed");
+  });
+
+  test("a user's pause freezes the step; resume keeps the hold time that was left", () => {
+    const world = new World({ "serin.dev/steps": "10,50", "serin.dev/step-interval": "60s" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    world.annotate({ "serin.dev/action": "pause" });
+    world.reconcile(at(22));
+    assert.equal(world.phase, "Paused");
+    world.reconcile(at(500));
+    assert.equal(world.canaryWeight, 1_000);
+    world.annotate({ "serin.dev/action": "resume" });
+    const resumed = world.reconcile(at(600));
+    assert.equal(world.phase, "Progressing");
+    assert.equal(resumed.requeueAfterMs, 40_000, "20s of 60s were held before the pause");
+    world.reconcile(at(639));
+    assert.equal(world.canaryWeight, 1_000);
+    world.reconcile(at(640));
+    assert.equal(world.canaryWeight, 5_000);
+  });
+
+  test("promote skips the remaining steps", () => {
+    const world = new World({ "serin.dev/steps": "10,25,50" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    world.annotate({ "serin.dev/action": "promote" });
+    world.reconcile(at(3));
+    assert.equal(world.phase, "Promoting");
+    world.reconcile(at(4));
+    assert.equal(world.phase, "Succeeded");
+    assert.deepEqual(world.weights, [0, 1_000, 10_000, 0]);
+  });
+
+  test("abort writes stable 100% before anything else, removes the canary, keeps the Deployment on v1", () => {
+    const world = new World({ "serin.dev/steps": "10,25,50" });
+    world.reconcile(T0);
+    const before = world.deployment.spec?.template;
+    const revision = world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    world.annotate({ "serin.dev/action": "abort" });
+    world.log = [];
+    const aborted = world.reconcile(at(3));
+    assert.deepEqual(aborted.actions[0], { type: "setWeights", canary: 0 });
+    assert.deepEqual(world.log, ["setWeights", "ensureServices", "deleteCanary", "writeDeployment", "event"]);
+    assert.equal(world.phase, "Aborted");
+    assert.equal(world.canary, undefined);
+    assert.deepEqual(world.deployment.spec?.template, before);
+    assert.equal(
+      world.annotations["serin.dev/pending-revision"],
+      revision,
+      "kept, so the webhook recognises a re-apply",
+    );
+    assert.match(world.annotations["serin.dev/message"] ?? "", /aborted by the user at 10%/);
+    assert.deepEqual(world.events.slice(-1), ["Aborted"]);
+
+    world.log = [];
+    world.reconcile(at(10));
+    assert.deepEqual(world.log, ["ensureServices"], "an aborted canary stays aborted");
+
+    world.annotate({ "serin.dev/action": "retry" });
+    world.reconcile(at(11));
+    assert.equal(world.phase, "Pending");
+    assert.ok(world.canary);
+    world.reconcile(at(12));
+    assert.equal(world.canaryWeight, 1_000, "retry starts again from the first step");
+  });
+
+  test("a third revision mid-flight re-points the canary and restarts from the first step", () => {
+    const world = new World({ "serin.dev/steps": "10,25,50", "serin.dev/step-interval": "10s" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    world.reconcile(at(12));
+    assert.equal(world.canaryWeight, 2_500);
+    const v3 = world.applyImage("web:3");
+    world.reconcile(at(13));
+    assert.equal(world.canaryWeight, 0, "no traffic to the canary while it changes version");
+    assert.equal(world.canary?.metadata?.annotations?.["serin.dev/revision"], v3);
+    assert.equal(world.canary?.spec?.template.spec?.containers[0]?.image, "web:3");
+    world.reconcile(at(14));
+    assert.equal(world.canaryWeight, 1_000);
+  });
+
+  test("a canary never ready is aborted at the progress deadline, saying so", () => {
+    const world = new World({ "serin.dev/progress-deadline": "2m" });
+    world.canaryReady = false;
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    const waiting = world.reconcile(at(60));
+    assert.equal(world.phase, "Pending");
+    assert.equal(waiting.requeueAfterMs, 5_000);
+    world.reconcile(at(121));
+    assert.equal(world.phase, "Aborted");
+    assert.match(
+      world.annotations["serin.dev/message"] ?? "",
+      /did not become ready within the progress deadline of 2m/,
+    );
+    assert.equal(world.canaryWeight, 0);
+  });
+
+  test("failed checks are tolerated up to the failure limit, then abort; no data holds the step", () => {
+    const world = new World({
+      "serin.dev/steps": "10,50",
+      "serin.dev/step-interval": "10s",
+      "serin.dev/failure-limit": "1",
+    });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    world.gates = { result: "inconclusive", reason: "no requests yet" };
+    world.reconcile(at(12));
+    assert.equal(world.canaryWeight, 1_000, "no data does not advance");
+    world.gates = { result: "fail", reason: "success-rate 91% < 99%" };
+    world.reconcile(at(27));
+    assert.equal(world.phase, "Progressing");
+    assert.deepEqual(world.events.slice(-1), ["AnalysisFailed"]);
+    world.reconcile(at(42));
+    assert.equal(world.phase, "Aborted");
+    assert.match(world.annotations["serin.dev/message"] ?? "", /success-rate 91% < 99%/);
+  });
+
+  test("removing the label puts stable at 100% first, then removes canary, split, Services and status", () => {
+    const world = new World();
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    const labels = { ...world.deployment.metadata?.labels };
+    delete labels["serin.dev/canary"];
+    world.deployment = { ...world.deployment, metadata: { ...world.deployment.metadata, labels } };
+    world.log = [];
+    world.reconcile(at(3));
+    assert.deepEqual(world.log, ["setWeights", "deleteCanary", "removeRouting", "writeDeployment", "event"]);
+    assert.deepEqual(world.weights.slice(-1), [0]);
+    assert.ok(world.routingRemoved);
+    assert.equal(
+      Object.keys(world.annotations).filter((key) => key.startsWith("serin.dev/")).length,
+      0,
+      "status annotations removed",
+    );
+    world.log = [];
+    world.reconcile(at(4));
+    assert.deepEqual(world.log, [], "nothing left to clean");
+  });
+
+  test("an action with nothing to act on is removed with an event saying why", () => {
+    const world = new World();
+    world.reconcile(T0);
+    world.annotate({ "serin.dev/action": "promote" });
+    world.reconcile(at(1));
+    assert.equal(world.annotations["serin.dev/action"], undefined);
+    assert.deepEqual(world.events.slice(-1), ["ActionIgnored"]);
+  });
+
+  test("without the apex Service the Deployment waits in Initializing and says for what", () => {
+    const world = new World();
+    const decided = plan({ ...world.observed(T0), apexService: undefined });
+    const write = decided.actions.find((action) => action.type === "writeDeployment");
+    assert.equal(write?.type === "writeDeployment" && write.annotations["serin.dev/phase"], "Initializing");
+    assert.match(
+      String(write?.type === "writeDeployment" && write.annotations["serin.dev/message"]),
+      /Waiting for Service web/,
+    );
+    assert.ok(!decided.actions.some((action) => action.type === "setWeights"));
+  });
+
+  test("a restarted watcher resumes the same step from the state on the Deployment", () => {
+    const world = new World({ "serin.dev/steps": "10,25", "serin.dev/step-interval": "60s" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    const before = world.annotations["serin.dev/state"];
+    // A new process: nothing in memory, the same objects.
+    const fresh = plan(world.observed(at(30)));
+    assert.ok(!fresh.actions.some((action) => action.type === "writeDeployment"), "no restart written");
+    assert.deepEqual(
+      fresh.actions.filter((action) => action.type === "setWeights"),
+      [{ type: "setWeights", canary: 1_000 }],
+    );
+    assert.equal(fresh.requeueAfterMs, 32_000);
+    assert.equal(world.annotations["serin.dev/state"], before);
+  });
+});

@@ -1,0 +1,56 @@
+import { formatDuration } from "../contract/duration.js";
+
+/**
+ * What the watcher must remember between reconciles, kept on the Deployment as `serin.dev/state` so a
+ * restarted (or newly elected) watcher carries on where the last one stopped.
+ */
+export interface CanaryState {
+  /** The revision this bookkeeping belongs to; a different pending revision starts afresh. */
+  revision: string;
+  /** Index into the steps; -1 while the canary is not ready yet. */
+  step: number;
+  /** When the canary Deployment was (re)pointed at the revision: the progress deadline counts from here. */
+  startedAt: string;
+  /** When the current step's weight was written. */
+  stepStartedAt?: string;
+  /** Consecutive failed checks. */
+  failures: number;
+  /** Set while a user's pause holds the schedule: when it began. */
+  pausedAt?: string;
+}
+
+export function parseState(text: string | undefined): CanaryState | undefined {
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<CanaryState>;
+    if (
+      typeof value.revision !== "string" ||
+      typeof value.step !== "number" ||
+      typeof value.startedAt !== "string"
+    ) {
+      return undefined;
+    }
+    return {
+      revision: value.revision,
+      step: value.step,
+      startedAt: value.startedAt,
+      failures: typeof value.failures === "number" ? value.failures : 0,
+      ...(typeof value.stepStartedAt === "string" ? { stepStartedAt: value.stepStartedAt } : {}),
+      ...(typeof value.pausedAt === "string" ? { pausedAt: value.pausedAt } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function serializeState(state: CanaryState): string {
+  return JSON.stringify(state);
+}
+
+export function elapsedMs(since: string | undefined, now: Date): number {
+  return since ? now.getTime() - Date.parse(since) : 0;
+}
+
+export function describeMs(ms: number): string {
+  return formatDuration(Math.max(0, Math.round(ms / 1000) * 1000));
+}
