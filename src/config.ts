@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import type { RouterChoice } from "./routers/factory.js";
 
 /** Start-up configuration, parsed once from the command line; nothing else reads process.env. */
 
@@ -47,4 +48,39 @@ export function defaultCertNames(listen: HostPort, extra: readonly string[]): st
   names.add("127.0.0.1");
   if (listen.host !== "0.0.0.0" && listen.host !== "::") names.add(listen.host);
   return [...names];
+}
+
+const ROUTER_FLAGS: Record<string, RouterChoice> = {
+  auto: { kind: "auto" },
+  smi: { kind: "smi" },
+  "smi/v1alpha1": { kind: "smi", version: "v1alpha1" },
+  "smi/v1alpha2": { kind: "smi", version: "v1alpha2" },
+  "smi/v1alpha3": { kind: "smi", version: "v1alpha3" },
+  "smi/v1alpha4": { kind: "smi", version: "v1alpha4" },
+  httproute: { kind: "httproute" },
+  "httproute/gateway.networking.k8s.io": { kind: "httproute", group: "gateway.networking.k8s.io" },
+  "httproute/policy.linkerd.io": { kind: "httproute", group: "policy.linkerd.io" },
+};
+
+export function parseRouter(text: string, flag: string): RouterChoice {
+  const choice = ROUTER_FLAGS[text];
+  if (!choice)
+    throw new ConfigError(`${flag} "${text}" is not one of ${Object.keys(ROUTER_FLAGS).join(", ")}`);
+  return choice;
+}
+
+/** A duration flag: Go-style ("15s", "1m"). */
+export function parseDurationFlag(parse: (text: string) => number | undefined) {
+  return (text: string, flag: string): number => {
+    const ms = parse(text);
+    if (ms === undefined || ms <= 0)
+      throw new ConfigError(`${flag} "${text}" is not a positive duration such as 15s or 1m`);
+    return ms;
+  };
+}
+
+export function parsePositiveInt(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1)
+    throw new ConfigError(`${flag} "${text}" is not a whole number ≥ 1`);
+  return Number(text);
 }

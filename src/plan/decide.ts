@@ -8,7 +8,7 @@ import type { Step } from "../contract/steps.js";
 import type { Action, Plan } from "./actions.js";
 import { canaryRevisionOf } from "./objects.js";
 import { rolloutOf } from "./readiness.js";
-import { type CanaryState, describeMs, elapsedMs, parseState, serializeState } from "./state.js";
+import { type CanaryState, elapsedMs, parseState, serializeState } from "./state.js";
 
 /**
  * The canary lifecycle as one pure function: what the watcher read, and the time, in; the next

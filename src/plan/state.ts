@@ -1,5 +1,3 @@
-import { formatDuration } from "../contract/duration.js";
-
 /**
  * What the watcher must remember between reconciles, kept on the Deployment as `serin.dev/state` so a
  * restarted (or newly elected) watcher carries on where the last one stopped.
@@ -49,8 +47,4 @@ export function serializeState(state: CanaryState): string {
 
 export function elapsedMs(since: string | undefined, now: Date): number {
   return since ? now.getTime() - Date.parse(since) : 0;
-}
-
-export function describeMs(ms: number): string {
-  return formatDuration(Math.max(0, Math.round(ms / 1000) * 1000));
 }

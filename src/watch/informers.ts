@@ -1,0 +1,77 @@
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  makeInformer,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+
+/**
+ * A client-node informer that keeps running. client-node's informers stop on any error other than
+ * 410 Gone and do not await their callbacks; this one restarts with backoff and only ever hands keys
+ * to the work queue.
+ */
+export class SupervisedInformer<T extends KubernetesObject> {
+  private readonly informer;
+  private failures = 0;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private synced = false;
+
+  constructor(
+    config: KubeConfig,
+    readonly name: string,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    onObject: (object: T, verb: "add" | "update" | "delete") => void,
+    private readonly logger: Logger,
+    labelSelector?: string,
+  ) {
+    this.informer = makeInformer<T>(config, path, list, labelSelector);
+    this.informer.on("add", (object) => onObject(object, "add"));
+    this.informer.on("update", (object) => onObject(object, "update"));
+    this.informer.on("delete", (object) => onObject(object, "delete"));
+    this.informer.on("connect", () => {
+      this.failures = 0;
+      this.synced = true;
+    });
+    this.informer.on("error", (error) => this.restart(error));
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.informer.start();
+    this.synced = true;
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.informer.list(namespace);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.informer.stop();
+  }
+
+  private restart(error: unknown): void {
+    if (this.stopped) return;
+    this.failures += 1;
+    const delayMs = Math.min(500 * 2 ** (this.failures - 1), 30_000);
+    this.logger.warn({ err: error, informer: this.name, retryInMs: delayMs }, "watch failed; restarting");
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.informer.start().catch((startError: unknown) => this.restart(startError));
+    }, delayMs);
+    this.restartTimer.unref();
+  }
+}

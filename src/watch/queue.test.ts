@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { WorkQueue } from "./queue.js";
+
+const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test("one reconcile at a time per key; an add during it runs once more afterwards", async () => {
+  const log: string[] = [];
+  let release: () => void = () => {};
+  const queue = new WorkQueue(
+    async (key) => {
+      log.push(`start ${key}`);
+      if (log.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      log.push(`end ${key}`);
+      return undefined;
+    },
+    { workers: 4 },
+  );
+  queue.add("a");
+  await tick();
+  queue.add("a");
+  queue.add("a");
+  await tick();
+  assert.deepEqual(log, ["start a"], "no second reconcile of the same key while one runs");
+  release();
+  await tick(5);
+  await queue.idle();
+  assert.deepEqual(
+    log,
+    ["start a", "end a", "start a", "end a"],
+    "the adds made meanwhile collapse into one rerun",
+  );
+});
+
+test("different keys run in parallel up to the worker count", async () => {
+  let running = 0;
+  let peak = 0;
+  const queue = new WorkQueue(
+    async () => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await tick(10);
+      running -= 1;
+      return undefined;
+    },
+    { workers: 3 },
+  );
+  for (const key of ["a", "b", "c", "d", "e", "f"]) queue.add(key);
+  await tick(50);
+  await queue.idle();
+  assert.equal(peak, 3);
+});
+
+test("a failing key is retried with growing backoff and the error reported", async () => {
+  const attempts: number[] = [];
+  const reported: number[] = [];
+  const queue = new WorkQueue(
+    async () => {
+      attempts.push(Date.now());
+      if (attempts.length < 3) throw new Error("conflict");
+      return undefined;
+    },
+    { workers: 1, baseBackoffMs: 10 },
+    (_key, _error, retryInMs) => reported.push(retryInMs),
+  );
+  queue.add("a");
+  await tick(100);
+  assert.equal(attempts.length, 3);
+  assert.deepEqual(reported, [10, 20]);
+  queue.stop();
+});
+
+test("a requested requeue comes back after its delay; an earlier add wins", async () => {
+  const seen: string[] = [];
+  const queue = new WorkQueue(
+    async (key) => {
+      seen.push(key);
+      return seen.length === 1 ? { requeueAfterMs: 30 } : undefined;
+    },
+    { workers: 1 },
+  );
+  queue.add("a");
+  await tick(5);
+  assert.deepEqual(seen, ["a"]);
+  await tick(50);
+  assert.deepEqual(seen, ["a", "a"]);
+  queue.addAfter("b", 1_000);
+  queue.addAfter("b", 10);
+  await tick(40);
+  assert.deepEqual(seen, ["a", "a", "b"]);
+  queue.stop();
+});

@@ -1,0 +1,127 @@
+import type { V1Deployment, V1Service } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { annotationsOf } from "../contract/deployment.js";
+import { UserKey } from "../contract/keys.js";
+import type { SpecOptions } from "../contract/spec.js";
+import { plan } from "../plan/decide.js";
+import {
+  canaryDeploymentName,
+  OWNER_LABEL,
+  ownedLabels,
+  ownerReferenceTo,
+  trackServiceName,
+} from "../plan/objects.js";
+import type { Router, RouteTarget } from "../routers/router.js";
+import type { Executor, Subject } from "./executor.js";
+import { ignoreNotFound, isNotFound, type Kube } from "./kube.js";
+
+export interface Caches {
+  canaries: { get(name: string, namespace?: string): V1Deployment | undefined };
+  services: { get(name: string, namespace?: string): V1Service | undefined };
+}
+
+export interface ReconcilerOptions {
+  kube: Kube;
+  router: Router;
+  executor: Executor;
+  caches: Caches;
+  logger: Logger;
+  specOptions: SpecOptions;
+  clock?: () => Date;
+}
+
+const SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export function routeTarget(
+  deployment: V1Deployment,
+  service: string,
+  apex: V1Service | undefined,
+): RouteTarget {
+  return {
+    namespace: deployment.metadata?.namespace ?? "",
+    service,
+    stableService: trackServiceName(service, "stable"),
+    canaryService: trackServiceName(service, "canary"),
+    port: apex?.spec?.ports?.[0]?.port ?? 80,
+    owner: ownerReferenceTo(deployment),
+    labels: ownedLabels(deployment),
+  };
+}
+
+/**
+ * reconcile(key): read the Deployment and what surrounds it, ask the planner, perform its actions.
+ * Level-triggered: nothing is carried over from one call to the next.
+ */
+export class Reconciler {
+  private readonly clock: () => Date;
+
+  constructor(private readonly options: ReconcilerOptions) {
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
+    const { kube, router, executor, caches } = this.options;
+    const [namespace = "", name = ""] = key.split("/");
+    let deployment: V1Deployment;
+    try {
+      deployment = await kube.apps.readNamespacedDeployment({ name, namespace });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.removeOwned(namespace, name);
+      return {};
+    }
+    const service = annotationsOf(deployment)[UserKey.service] ?? name;
+    const apexService = caches.services.get(service, namespace);
+    const target = routeTarget(deployment, service, apexService);
+    const canaryWeight = SERVICE_NAME.test(service) ? (await router.getWeights(target))?.canary : undefined;
+    const decided = plan({
+      now: this.clock(),
+      deployment,
+      canary: caches.canaries.get(canaryDeploymentName(name), namespace),
+      apexService,
+      canaryWeight,
+      specOptions: this.options.specOptions,
+    });
+    const subject: Subject = { deployment, apexService, target };
+    const log = this.options.logger.child({ deployment: key });
+    for (const action of decided.actions) {
+      log.debug({ action: action.type }, "performing");
+      await executor.perform(action, subject);
+    }
+    if (decided.actions.some((action) => action.type === "writeDeployment")) {
+      log.info(
+        {
+          phase: subject.deployment.metadata?.annotations?.["serin.dev/phase"],
+          actions: decided.actions.map((action) => action.type),
+        },
+        "reconciled",
+      );
+    }
+    return decided.requeueAfterMs !== undefined ? { requeueAfterMs: decided.requeueAfterMs } : {};
+  }
+
+  /**
+   * The Deployment is gone. A cluster's garbage collector removes what carries its ownerReference;
+   * serin does it too, so nothing is left behind where no collector runs.
+   */
+  private async removeOwned(namespace: string, name: string): Promise<void> {
+    const { kube, router } = this.options;
+    await ignoreNotFound(
+      kube.apps.deleteNamespacedDeployment({ name: canaryDeploymentName(name), namespace }),
+    );
+    const owned = await kube.core.listNamespacedService({
+      namespace,
+      labelSelector: `${OWNER_LABEL}=${name}`,
+    });
+    const services = new Set(
+      owned.items.map((item) => (item.metadata?.name ?? "").replace(/-(stable|canary)$/, "")).filter(Boolean),
+    );
+    for (const service of services) {
+      const target = routeTarget({ metadata: { name, namespace } }, service, undefined);
+      await router.finalize(target);
+      for (const trackName of [target.stableService, target.canaryService]) {
+        await ignoreNotFound(kube.core.deleteNamespacedService({ name: trackName, namespace }));
+      }
+    }
+  }
+}
