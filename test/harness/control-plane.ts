@@ -1,0 +1,367 @@
+// A real etcd + kube-apiserver on loopback ports, in a temp dir of its own, with its own certificates and
+// client-certificate identities (so RBAC is enforced), the way controller-runtime's envtest runs them.
+// Nothing else runs: no controller-manager, scheduler or kubelet (see deployment-status.ts for the
+// one controller behaviour serin's tests need).
+
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { stringify } from "yaml";
+import { type ControlPlaneBinaries, loadBinaries } from "./binaries.js";
+import { httpGet, type RawResponse } from "./http.js";
+import {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  issueClientCertificate,
+  issueServingCertificate,
+  type KeyAndCert,
+  rsaPrivateKeyPem,
+} from "./pki.js";
+import {
+  type CommandResult,
+  forgetTempDir,
+  freePort,
+  removeOnExit,
+  runCommand,
+  type ServerProcess,
+  spawnServer,
+  startOrphanGuard,
+  tailFile,
+  waitFor,
+} from "./processes.js";
+
+export type { RawResponse } from "./http.js";
+export type { CommandResult } from "./processes.js";
+
+export interface CommandOptions {
+  input?: string;
+  /** A kubeconfig file other than the admin's, e.g. from `kubeconfigFor`. */
+  kubeconfig?: string;
+  timeoutMs?: number;
+}
+
+export interface ControlPlane {
+  /** `https://127.0.0.1:<port>` */
+  readonly server: string;
+  /** The temp dir holding certificates, kubeconfigs, etcd data and logs; removed by `stop()`. */
+  readonly dir: string;
+  /** Path of the admin kubeconfig (CN=admin, O=system:masters). */
+  readonly adminKubeconfig: string;
+  /** PEM of the CA that signed the apiserver's serving certificate. */
+  readonly caCert: string;
+  readonly apiserverLogFile: string;
+  /** Writes a kubeconfig for an ordinary user (a client certificate with CN=user, O=groups); returns its path. */
+  kubeconfigFor(user: string, groups?: readonly string[]): Promise<string>;
+  /** Writes a kubeconfig that authenticates as the service account NAMESPACE/NAME; returns its path. */
+  serviceAccountKubeconfig(namespace: string, name: string): Promise<string>;
+  /** A client-node KubeConfig for the admin, or for the kubeconfig file given. */
+  kubeConfig(kubeconfig?: string): KubeConfig;
+  /** `kubectl` from the PATH with `--kubeconfig` (the admin's unless given). */
+  kubectl(args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** The cached helm 3 or 4 binary with `--kubeconfig`, its cache/config/data homes under `dir`. */
+  helm(major: 3 | 4, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** GET `path` on the apiserver as admin, without any client library in between. */
+  get(path: string, headers?: Record<string, string>): Promise<RawResponse>;
+  /** Runs `cleanup` at the start of `stop()`, latest first: for what tests start against this control plane. */
+  onStop(cleanup: () => Promise<void>): void;
+  /** Runs the `onStop` cleanups, kills kube-apiserver and etcd, waits until they are gone and removes `dir`. */
+  stop(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  /** How long kube-apiserver may take to report ready; default 90 s. */
+  readyTimeoutMs?: number;
+  /** Keep `dir` (logs, etcd data) after `stop()` and at exit, for debugging (a SIGKILLed test still loses it). */
+  keepDir?: boolean;
+}
+
+interface Pki {
+  servingCa: CertificateAuthority;
+  serving: KeyAndCert;
+  clientCa: CertificateAuthority;
+  admin: KeyAndCert;
+  serviceAccountKey: string;
+}
+
+async function createPki(): Promise<Pki> {
+  const [servingCa, clientCa, serviceAccountKey] = await Promise.all([
+    createCertificateAuthority("serin-e2e-serving-ca"),
+    createCertificateAuthority("serin-e2e-client-ca"),
+    rsaPrivateKeyPem(),
+  ]);
+  const [serving, admin] = await Promise.all([
+    issueServingCertificate(servingCa, ["127.0.0.1", "localhost"]),
+    issueClientCertificate(clientCa, "admin", ["system:masters"]),
+  ]);
+  return { servingCa, serving, clientCa, admin, serviceAccountKey };
+}
+
+const base64 = (pem: string) => Buffer.from(pem).toString("base64");
+
+function kubeconfigYaml(server: string, caCert: string, user: string, credentials: KeyAndCert): string {
+  return stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "serin-e2e", cluster: { server, "certificate-authority-data": base64(caCert) } }],
+    users: [
+      {
+        name: user,
+        user: {
+          "client-certificate-data": base64(credentials.certPem),
+          "client-key-data": base64(credentials.keyPem),
+        },
+      },
+    ],
+    contexts: [{ name: "serin-e2e", context: { cluster: "serin-e2e", user, namespace: "default" } }],
+    "current-context": "serin-e2e",
+  });
+}
+
+const ADDRESS_IN_USE = /address already in use|bind: address/i;
+
+function earlyExitError(server: ServerProcess): Error | undefined {
+  const exit = server.exited();
+  if (!exit) return undefined;
+  const how = exit.error ?? `exited with ${exit.signal ?? `code ${exit.code}`}`;
+  return new Error(
+    `${server.name} ${how} before it was ready; last lines of ${server.logFile}:\n${tailFile(server.logFile)}`,
+  );
+}
+
+/** Starts a server on fresh free ports, again if another process took a port between pick and bind. */
+async function startOnFreePorts<T>(
+  portCount: number,
+  start: (ports: number[], attempt: number) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await Promise.all(Array.from({ length: portCount }, () => freePort()));
+    try {
+      return await start(ports, attempt);
+    } catch (error) {
+      if (attempt >= 3 || !ADDRESS_IN_USE.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startEtcd(
+  binaries: ControlPlaneBinaries,
+  dir: string,
+): Promise<{ server: ServerProcess; url: string }> {
+  return startOnFreePorts(2, async ([clientPort, peerPort], attempt) => {
+    const clientUrl = `http://127.0.0.1:${clientPort}`;
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const etcd = spawnServer(
+      "etcd",
+      binaries.etcd,
+      [
+        "--name=serin-e2e",
+        `--data-dir=${join(dir, `etcd-data-${attempt}`)}`,
+        `--listen-client-urls=${clientUrl}`,
+        `--advertise-client-urls=${clientUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=serin-e2e=${peerUrl}`,
+        "--unsafe-no-fsync=true",
+        "--log-level=warn",
+      ],
+      { logFile: join(dir, "etcd.log"), pidFile: join(dir, "etcd.pid") },
+    );
+    try {
+      await waitFor(
+        async () => ((await httpGet(`${clientUrl}/health`)).body.includes('"true"') ? true : undefined),
+        { timeoutMs: 30_000, what: `etcd at ${clientUrl}` },
+        () => {
+          const error = earlyExitError(etcd);
+          if (error) throw error;
+        },
+      );
+    } catch (error) {
+      await etcd.stop(0);
+      throw error;
+    }
+    return { server: etcd, url: clientUrl };
+  });
+}
+
+async function startApiserver(
+  binaries: ControlPlaneBinaries,
+  dir: string,
+  etcdUrl: string,
+  pki: Pki,
+  readyTimeoutMs: number,
+): Promise<{ server: ServerProcess; url: string }> {
+  const files = {
+    servingCert: join(dir, "apiserver.crt"),
+    servingKey: join(dir, "apiserver.key"),
+    clientCa: join(dir, "client-ca.crt"),
+    serviceAccountKey: join(dir, "sa.key"),
+  };
+  await Promise.all([
+    writeFile(files.servingCert, pki.serving.certPem),
+    writeFile(files.servingKey, pki.serving.keyPem, { mode: 0o600 }),
+    writeFile(files.clientCa, pki.clientCa.certPem),
+    writeFile(files.serviceAccountKey, pki.serviceAccountKey, { mode: 0o600 }),
+  ]);
+  const tls = { ca: pki.servingCa.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem };
+  return startOnFreePorts(1, async ([port]) => {
+    const url = `https://127.0.0.1:${port}`;
+    const apiserver = spawnServer(
+      "kube-apiserver",
+      binaries.kubeApiserver,
+      [
+        `--etcd-servers=${etcdUrl}`,
+        `--secure-port=${port}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        // A loopback advertise address is invalid in the `kubernetes` Endpoints; nothing here needs them.
+        "--endpoint-reconciler-type=none",
+        `--cert-dir=${join(dir, "apiserver-certs")}`,
+        `--tls-cert-file=${files.servingCert}`,
+        `--tls-private-key-file=${files.servingKey}`,
+        `--client-ca-file=${files.clientCa}`,
+        `--service-account-key-file=${files.serviceAccountKey}`,
+        `--service-account-signing-key-file=${files.serviceAccountKey}`,
+        `--service-account-issuer=${url}`,
+        "--service-cluster-ip-range=10.0.0.0/24",
+        "--authorization-mode=RBAC",
+        "--disable-admission-plugins=ServiceAccount",
+        "--allow-privileged=true",
+      ],
+      { logFile: join(dir, "kube-apiserver.log"), pidFile: join(dir, "kube-apiserver.pid") },
+    );
+    try {
+      await waitFor(
+        async () => {
+          const { status, body } = await httpGet(`${url}/readyz`, tls);
+          if (status === 200) return true;
+          const failing = body.split("\n").filter((line) => line.startsWith("[-]"));
+          throw new Error(`/readyz answered ${status}: ${failing.join(" ") || body.trim()}`);
+        },
+        { timeoutMs: readyTimeoutMs, intervalMs: 200, what: `kube-apiserver /readyz at ${url}` },
+        () => {
+          const error = earlyExitError(apiserver);
+          if (error) throw error;
+        },
+      );
+    } catch (error) {
+      await apiserver.stop(0);
+      const message = (error as Error).message;
+      // An early exit already carries the log; a timeout gets it here.
+      if (message.includes(apiserver.logFile)) throw error;
+      throw new Error(`${message}\nlast lines of ${apiserver.logFile}:\n${tailFile(apiserver.logFile)}`);
+    }
+    return { server: apiserver, url };
+  });
+}
+
+/** Starts etcd and kube-apiserver and resolves once `/readyz` answers 200. */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const binaries = await loadBinaries();
+  const dir = await mkdtemp(join(tmpdir(), "serin-cp-"));
+  if (!options.keepDir) removeOnExit(dir);
+  const stopGuard = startOrphanGuard(dir);
+  const servers: ServerProcess[] = [];
+  const stopAll = async () => {
+    for (const server of servers.reverse()) await server.stop();
+    stopGuard();
+    if (!options.keepDir) await rm(dir, { recursive: true, force: true });
+    forgetTempDir(dir);
+  };
+
+  let pki: Pki;
+  let server: string;
+  try {
+    pki = await createPki();
+    const etcd = await startEtcd(binaries, dir);
+    servers.push(etcd.server);
+    const apiserver = await startApiserver(binaries, dir, etcd.url, pki, options.readyTimeoutMs ?? 90_000);
+    servers.push(apiserver.server);
+    server = apiserver.url;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+
+  const caCert = pki.servingCa.certPem;
+  const adminKubeconfig = join(dir, "admin.kubeconfig");
+  await writeFile(adminKubeconfig, kubeconfigYaml(server, caCert, "admin", pki.admin), { mode: 0o600 });
+
+  let minted = 0;
+  const mintKubeconfig = async (user: string, groups: readonly string[]) => {
+    const credentials = await issueClientCertificate(pki.clientCa, user, groups);
+    minted += 1;
+    const file = join(dir, `user-${minted}-${user.replace(/[^A-Za-z0-9._-]/g, "_")}.kubeconfig`);
+    await writeFile(file, kubeconfigYaml(server, caCert, user, credentials), { mode: 0o600 });
+    return file;
+  };
+
+  const childEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+    delete env.KUBECONFIG;
+    return env;
+  };
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopEverything = async () => {
+    const failures: unknown[] = [];
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => failures.push(error));
+    await stopAll();
+    if (failures.length > 0)
+      throw new AggregateError(failures, "cleanup before stopping the control plane failed");
+  };
+
+  let stopping: Promise<void> | undefined;
+  return {
+    server,
+    dir,
+    adminKubeconfig,
+    caCert,
+    apiserverLogFile: join(dir, "kube-apiserver.log"),
+    kubeconfigFor: (user, groups = []) => mintKubeconfig(user, groups),
+    serviceAccountKubeconfig: (namespace, name) =>
+      mintKubeconfig(`system:serviceaccount:${namespace}:${name}`, [
+        "system:serviceaccounts",
+        `system:serviceaccounts:${namespace}`,
+      ]),
+    kubeConfig(kubeconfig = adminKubeconfig) {
+      const config = new KubeConfig();
+      config.loadFromFile(kubeconfig);
+      return config;
+    },
+    kubectl(args, commandOptions = {}) {
+      return runCommand("kubectl", ["--kubeconfig", commandOptions.kubeconfig ?? adminKubeconfig, ...args], {
+        input: commandOptions.input,
+        timeoutMs: commandOptions.timeoutMs,
+        // A discovery cache per control plane: ports get reused, and a stale cache lies about APIs.
+        env: childEnv({ KUBECACHEDIR: join(dir, "kubectl-cache") }),
+      });
+    },
+    helm(major, args, commandOptions = {}) {
+      const binary = major === 3 ? binaries.helm3 : binaries.helm4;
+      if (!binary)
+        return Promise.reject(
+          new Error(`paths.env names no HELM${major}: rerun scripts/build-controlplane.sh`),
+        );
+      const home = join(dir, `helm${major}`);
+      return runCommand(binary, ["--kubeconfig", commandOptions.kubeconfig ?? adminKubeconfig, ...args], {
+        input: commandOptions.input,
+        timeoutMs: commandOptions.timeoutMs,
+        env: childEnv({
+          HELM_CACHE_HOME: join(home, "cache"),
+          HELM_CONFIG_HOME: join(home, "config"),
+          HELM_DATA_HOME: join(home, "data"),
+        }),
+      });
+    },
+    get: (path, headers) =>
+      httpGet(`${server}${path}`, { ca: caCert, cert: pki.admin.certPem, key: pki.admin.keyPem }, headers),
+    onStop(cleanup) {
+      cleanups.push(cleanup);
+    },
+    stop() {
+      stopping ??= stopEverything();
+      return stopping;
+    },
+  };
+}
