@@ -1,0 +1,180 @@
+import { isDeepStrictEqual } from "node:util";
+import type { CustomObjectsApi } from "@kubernetes/client-node";
+import type { RouteObject } from "./route-object.js";
+import type { Router, RouteTarget, Weights } from "./router.js";
+import { assertWeights, STABLE_ONLY } from "./weights.js";
+
+/** The calls a router makes: `kc.makeApiClient(CustomObjectsApi)` has them, and so do test doubles. */
+export type CustomObjects = Pick<
+  CustomObjectsApi,
+  | "getNamespacedCustomObject"
+  | "createNamespacedCustomObject"
+  | "replaceNamespacedCustomObject"
+  | "deleteNamespacedCustomObject"
+>;
+
+/** One traffic API, as pure functions of the object: what the generic router needs to know. */
+export interface RouteKind {
+  /** Human name, e.g. "TrafficSplit split.smi-spec.io/v1alpha2". */
+  api: string;
+  group: string;
+  version: string;
+  plural: string;
+  build(target: RouteTarget, weights: Weights): RouteObject<unknown>;
+  /** `existing` made to carry the target and the weights; equal to `existing` when nothing is to change. */
+  repair(existing: RouteObject<unknown>, target: RouteTarget, weights: Weights): RouteObject<unknown>;
+  read(existing: RouteObject<unknown>, target: RouteTarget): Weights;
+}
+
+/** How many times a write that lost a race re-reads and decides again before giving up. */
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+export function apiErrorCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/**
+ * A Router over any route custom object. Each call reads the object and writes only when it differs,
+ * as a replace that carries the resourceVersion it read: when someone else wrote in between, the
+ * apiserver answers 409, and the call reads again and decides from what is there now.
+ */
+export class ObjectRouter implements Router {
+  readonly api: string;
+
+  constructor(
+    private readonly objects: CustomObjects,
+    private readonly kind: RouteKind,
+    private readonly maxAttempts = DEFAULT_MAX_ATTEMPTS,
+  ) {
+    this.api = kind.api;
+  }
+
+  async reconcile(target: RouteTarget): Promise<void> {
+    await this.converge(target, (existing) => (existing ? this.weightsIn(existing, target) : STABLE_ONLY));
+  }
+
+  async setWeights(target: RouteTarget, weights: Weights): Promise<void> {
+    assertWeights(weights);
+    await this.converge(target, () => weights);
+  }
+
+  async getWeights(target: RouteTarget): Promise<Weights | undefined> {
+    const existing = await this.read(target);
+    return existing && this.weightsIn(existing, target);
+  }
+
+  async finalize(target: RouteTarget): Promise<void> {
+    // No resourceVersion precondition: whatever the object holds now, the decision is to delete it.
+    try {
+      await this.objects.deleteNamespacedCustomObject({ ...this.where(target), name: target.service });
+    } catch (error) {
+      if (apiErrorCode(error) !== 404) throw this.failure("delete", target, error);
+    }
+  }
+
+  /** Read, decide, write once; on a lost race (409) read again and decide again. */
+  private async converge(
+    target: RouteTarget,
+    weightsFor: (existing: RouteObject<unknown> | undefined) => Weights,
+  ): Promise<void> {
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const existing = await this.read(target);
+      const where = this.where(target);
+      let write: () => Promise<unknown>;
+      if (existing) {
+        const desired = this.kind.repair(existing, target, weightsFor(existing));
+        if (isDeepStrictEqual(desired, existing)) return;
+        write = () =>
+          this.objects.replaceNamespacedCustomObject({ ...where, name: target.service, body: desired });
+      } else {
+        const body = this.kind.build(target, weightsFor(undefined));
+        write = () => this.objects.createNamespacedCustomObject({ ...where, body });
+      }
+      try {
+        await write();
+        return;
+      } catch (error) {
+        // 409 is "changed since you read it" on replace and "already exists" on create, and a 404 on
+        // replace is "deleted since you read it": all mean read again and decide from what is there.
+        const overtaken =
+          apiErrorCode(error) === 409 || (existing !== undefined && isObjectNotFound(error, target.service));
+        if (!overtaken) throw this.failure(existing ? "replace" : "create", target, error);
+      }
+    }
+    throw new Error(
+      `${this.describe(target)}: gave up after ${this.maxAttempts} attempts, each overtaken by another write`,
+    );
+  }
+
+  private async read(target: RouteTarget): Promise<RouteObject<unknown> | undefined> {
+    try {
+      return (await this.objects.getNamespacedCustomObject({
+        ...this.where(target),
+        name: target.service,
+      })) as RouteObject<unknown>;
+    } catch (error) {
+      if (isObjectNotFound(error, target.service)) return undefined;
+      throw this.failure("read", target, error);
+    }
+  }
+
+  private weightsIn(existing: RouteObject<unknown>, target: RouteTarget): Weights {
+    try {
+      return this.kind.read(existing, target);
+    } catch (error) {
+      throw new Error(`${this.describe(target)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private where(target: RouteTarget) {
+    const { group, version, plural } = this.kind;
+    return { group, version, plural, namespace: target.namespace };
+  }
+
+  private describe(target: RouteTarget): string {
+    return `${this.api} ${target.namespace}/${target.service}`;
+  }
+
+  private failure(verb: string, target: RouteTarget, error: unknown): Error {
+    const code = apiErrorCode(error);
+    // A configured version the cluster does not serve shows up as a 404 that is not about the object.
+    const unserved = code === 404 && !isObjectNotFound(error, target.service);
+    const hint = unserved ? `; is ${this.api} served by this cluster?` : "";
+    const status = code ? ` (HTTP ${code})` : "";
+    const detail = apiErrorMessage(error);
+    return new Error(`${verb} ${this.describe(target)} failed${status}: ${detail}${hint}`, { cause: error });
+  }
+}
+
+function statusBody(error: unknown): Record<string, unknown> | undefined {
+  const body = (error as { body?: unknown } | null)?.body;
+  let parsed: unknown = body;
+  if (typeof body === "string") {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+}
+
+/**
+ * A 404 about the object itself. An API the cluster does not serve answers 404 too, but as plain text
+ * ("404 page not found") or a Status without the object's name: that must not read as "no route yet".
+ */
+function isObjectNotFound(error: unknown, name: string): boolean {
+  if (apiErrorCode(error) !== 404) return false;
+  const details = statusBody(error)?.details as { name?: unknown } | undefined;
+  return details?.name === name;
+}
+
+/** The apiserver's own words: its Status message or plain-text body, not client-node's dump of headers. */
+function apiErrorMessage(error: unknown): string {
+  const message = statusBody(error)?.message;
+  if (typeof message === "string") return message;
+  const body = (error as { body?: unknown } | null)?.body;
+  if (typeof body === "string" && body.trim() !== "") return body.trim();
+  return error instanceof Error ? error.message : String(error);
+}
