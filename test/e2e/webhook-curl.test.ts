@@ -39,7 +39,14 @@ describe("serin webhook over HTTPS", () => {
   });
 
   const curl = (path: string, args: string[] = []) =>
-    run("curl", ["-sS", "--fail-with-body", "--cacert", join(certDir, "ca.crt"), ...args, `https://localhost:${port}${path}`]);
+    run("curl", [
+      "-sS",
+      "--fail-with-body",
+      "--cacert",
+      join(certDir, "ca.crt"),
+      ...args,
+      `https://localhost:${port}${path}`,
+    ]);
 
   test("an empty cert dir gets ca.crt, tls.crt and tls.key", async () => {
     for (const file of ["ca.crt", "tls.crt", "tls.key"]) {
@@ -82,9 +89,6 @@ describe("serin webhook over HTTPS", () => {
   });
 
   test("a client that does not trust the CA is refused", async () => {
-    await assert.rejects(
-      run("curl", ["-sS", `https://localhost:${port}/healthz`]),
-      /certificate|SSL/i,
-    );
+    await assert.rejects(run("curl", ["-sS", `https://localhost:${port}/healthz`]), /certificate|SSL/i);
   });
 });

@@ -10,7 +10,16 @@ const env = withControlPlane();
 let webhook: SerinWebhook;
 
 async function stored(namespace: string, name = "web"): Promise<V1Deployment> {
-  const result = await env.cp.kubectl(["get", "deployment", name, "-n", namespace, "-o", "json", "--show-managed-fields"]);
+  const result = await env.cp.kubectl([
+    "get",
+    "deployment",
+    name,
+    "-n",
+    namespace,
+    "-o",
+    "json",
+    "--show-managed-fields",
+  ]);
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout) as V1Deployment;
 }
@@ -51,12 +60,19 @@ describe("the webhook with kubectl", () => {
     assert.equal(pending.spec.containers[0].image, "registry.example/web:2.0.0");
     assert.equal(annotation(after, "serin.dev/pending-revision"), revision);
     assert.equal(annotation(after, "serin.dev/phase"), "Pending");
-    assert.match(updated.stderr, new RegExp(`Warning: serin: revision ${revision} held back for a canary: steps 10%, 25%, 50%, 75%`));
+    assert.match(
+      updated.stderr,
+      new RegExp(`Warning: serin: revision ${revision} held back for a canary: steps 10%, 25%, 50%, 75%`),
+    );
 
     const again = await apply(deploymentManifest({ image: "registry.example/web:2.0.0", replicas: 3 }), ns);
     assert.equal(again.code, 0, again.stderr);
     const unchanged = await stored(ns);
-    assert.equal(unchanged.metadata?.resourceVersion, after.metadata?.resourceVersion, "re-applying changes nothing");
+    assert.equal(
+      unchanged.metadata?.resourceVersion,
+      after.metadata?.resourceVersion,
+      "re-applying changes nothing",
+    );
     assert.match(again.stderr, /already in its canary \(Pending\); nothing restarted/);
   });
 
@@ -70,7 +86,9 @@ describe("the webhook with kubectl", () => {
     const after = await stored(ns);
     assert.equal(image(after), "registry.example/web:1.0.0");
     assert.ok(annotation(after, "serin.dev/pending-revision"));
-    const managers = (after.metadata?.managedFields ?? []).map((entry) => `${entry.manager}/${entry.operation}`);
+    const managers = (after.metadata?.managedFields ?? []).map(
+      (entry) => `${entry.manager}/${entry.operation}`,
+    );
     assert.ok(managers.includes("ci/Apply"), `managers: ${managers.join(", ")}`);
 
     const again = await apply(deploymentManifest({ image: "registry.example/web:2.0.0" }), ns, flags);
@@ -78,17 +96,25 @@ describe("the webhook with kubectl", () => {
     assert.doesNotMatch(again.stderr, /conflict/i);
     const unchanged = await stored(ns);
     assert.equal(unchanged.metadata?.resourceVersion, after.metadata?.resourceVersion);
-    assert.equal(annotation(unchanged, "serin.dev/pending-revision"), annotation(after, "serin.dev/pending-revision"));
+    assert.equal(
+      annotation(unchanged, "serin.dev/pending-revision"),
+      annotation(after, "serin.dev/pending-revision"),
+    );
   });
 
   test("a bad annotation fails kubectl apply with the webhook's message and stores nothing", async () => {
     const ns = await namespace("bad-annotation");
     assert.equal((await apply(deploymentManifest(), ns)).code, 0);
     const before = await stored(ns);
-    const bad = deploymentManifest({ annotations: { "serin.dev/steps": "50,10", "serin.dev/step-interval": "fast" } });
+    const bad = deploymentManifest({
+      annotations: { "serin.dev/steps": "50,10", "serin.dev/step-interval": "fast" },
+    });
     const result = await apply(bad, ns);
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /denied the request: serin: invalid canary annotations on Deployment bad-annotation\/web/);
+    assert.match(
+      result.stderr,
+      /denied the request: serin: invalid canary annotations on Deployment bad-annotation\/web/,
+    );
     assert.match(result.stderr, /serin\.dev\/steps="50,10" is not strictly increasing: 10 follows 50/);
     assert.match(result.stderr, /serin\.dev\/step-interval="fast" is not a duration/);
     const after = await stored(ns);
@@ -99,7 +125,11 @@ describe("the webhook with kubectl", () => {
     const ns = await namespace("dry-run");
     assert.equal((await apply(deploymentManifest(), ns)).code, 0);
     const before = await stored(ns);
-    const result = await apply(deploymentManifest({ image: "registry.example/web:2.0.0" }), ns, ["--dry-run=server", "-o", "json"]);
+    const result = await apply(deploymentManifest({ image: "registry.example/web:2.0.0" }), ns, [
+      "--dry-run=server",
+      "-o",
+      "json",
+    ]);
     assert.equal(result.code, 0, result.stderr);
     const shown = JSON.parse(result.stdout) as V1Deployment;
     assert.equal(image(shown), "registry.example/web:1.0.0");
@@ -114,11 +144,17 @@ describe("the webhook with kubectl", () => {
     assert.equal((await apply(deploymentManifest({ name: "web" }), ns)).code, 0);
     assert.equal((await apply(deploymentManifest({ name: "plain", enabled: false }), ns)).code, 0);
     await webhook.stop();
-    const labelled = await apply(deploymentManifest({ name: "web", image: "registry.example/web:2.0.0" }), ns);
+    const labelled = await apply(
+      deploymentManifest({ name: "web", image: "registry.example/web:2.0.0" }),
+      ns,
+    );
     assert.notEqual(labelled.code, 0);
     assert.match(labelled.stderr, /failed calling webhook "deployments\.serin\.dev"/);
     assert.equal(image(await stored(ns, "web")), "registry.example/web:1.0.0");
-    const plain = await apply(deploymentManifest({ name: "plain", enabled: false, image: "registry.example/web:2.0.0" }), ns);
+    const plain = await apply(
+      deploymentManifest({ name: "plain", enabled: false, image: "registry.example/web:2.0.0" }),
+      ns,
+    );
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal(image(await stored(ns, "plain")), "registry.example/web:2.0.0");
   });

@@ -17,6 +17,7 @@ export {
 } from "./deployment-status.js";
 export { freePort, type WaitOptions, waitFor } from "./processes.js";
 export { repoRoot } from "./repo.js";
+export { type SerinWatcher, type SerinWatcherOptions, startSerinWatcher } from "./watcher.js";
 export {
   PROBE_NAMESPACE,
   registerWebhook,

@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ControlPlane } from "./control-plane.js";
+import { type ServerProcess, spawnServer, tailFile, waitFor } from "./processes.js";
+import { serinCli } from "./webhook.js";
+
+export interface SerinWatcher {
+  readonly name: string;
+  /** JSON log lines written so far. */
+  logs(): Record<string, unknown>[];
+  /** Resolves once the process logged `message` (e.g. "watcher started", "became leader"). */
+  waitForLog(message: string, timeoutMs?: number): Promise<void>;
+  /** SIGTERM: a clean shutdown (the lease is handed back). */
+  stop(): Promise<void>;
+  /** SIGKILL: the process dies mid-whatever, as on a node failure. */
+  kill(): Promise<void>;
+}
+
+export interface SerinWatcherOptions {
+  /** Kubeconfig the watcher runs with; default the admin's. */
+  kubeconfig?: string;
+  args?: readonly string[];
+  name?: string;
+}
+
+/** Starts `serin watch` as its own process against the control plane. */
+export async function startSerinWatcher(
+  cp: ControlPlane,
+  options: SerinWatcherOptions = {},
+): Promise<SerinWatcher> {
+  const dir = await mkdtemp(join(tmpdir(), "serin-watch-"));
+  const name = options.name ?? "serin watch";
+  const logFile = join(dir, "watch.log");
+  const args = [
+    "--enable-source-maps",
+    serinCli,
+    "watch",
+    "--kubeconfig",
+    options.kubeconfig ?? cp.adminKubeconfig,
+    ...(options.args ?? []),
+  ];
+  const process: ServerProcess = spawnServer(name, globalThis.process.execPath, args, { logFile });
+  const logs = () => {
+    try {
+      return readFileSync(logFile, "utf8")
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      return [];
+    }
+  };
+  let stopping: Promise<void> | undefined;
+  const finish = (how: () => Promise<void>) => {
+    stopping ??= (async () => {
+      await how();
+      await rm(dir, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+  const watcher: SerinWatcher = {
+    name,
+    logs,
+    waitForLog: (message, timeoutMs = 20_000) =>
+      waitFor(
+        async () => (logs().some((entry) => entry.msg === message) ? true : undefined),
+        { timeoutMs, what: `${name} to log "${message}"` },
+        () => {
+          const exit = process.exited();
+          if (exit) throw new Error(`${name} exited (${exit.signal ?? exit.code}):\n${tailFile(logFile)}`);
+        },
+      ).then(() => undefined),
+    stop: () => finish(() => process.stop()),
+    kill: () =>
+      finish(async () => {
+        process.child.kill("SIGKILL");
+        await process.stop(0);
+      }),
+  };
+  cp.onStop(() => watcher.stop());
+  return watcher;
+}
