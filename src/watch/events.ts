@@ -1,8 +1,14 @@
-import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { CoreV1Event, V1Deployment } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Kube } from "./kube.js";
+
+let sequence = 0n;
+
+function eventSuffix(now: Date): string {
+  sequence = (sequence + 1n) % 1_000_000n;
+  return (BigInt(now.getTime()) * 1_000_000n + sequence).toString(16);
+}
 
 /** Kubernetes Events on the Deployment, so `kubectl describe` tells the canary's story. */
 export class EventRecorder {
@@ -19,7 +25,8 @@ export class EventRecorder {
     const name = deployment.metadata?.name ?? "";
     const now = new Date();
     const body: CoreV1Event = {
-      metadata: { name: `${name}.${randomBytes(8).toString("hex")}`, namespace },
+      // Named as Kubernetes' own recorder names events (NAME.<hex nanoseconds>), so they list in order.
+      metadata: { name: `${name}.${eventSuffix(now)}`, namespace },
       involvedObject: {
         apiVersion: "apps/v1",
         kind: "Deployment",

@@ -1,0 +1,165 @@
+import { formatDuration } from "../contract/duration.js";
+import { describeStatus } from "./canary-commands.js";
+
+type Harness = typeof import("../../test/harness/index.js");
+
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+const say = (text: string) => process.stdout.write(`\n${bold(`▸ ${text}`)}\n`);
+const show = (text: string) => process.stdout.write(text.replace(/^/gm, "    ").replace(/ +$/, ""));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function app(image: string, stepInterval: string): string {
+  const deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: {
+      name: "web",
+      labels: { app: "web", "serin.dev/canary": "enabled" },
+      annotations: { "serin.dev/steps": "0.1,10,50", "serin.dev/step-interval": stepInterval },
+    },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: { app: "web" } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { containers: [{ name: "web", image, ports: [{ containerPort: 8080 }] }] },
+      },
+    },
+  };
+  const service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "web" },
+    spec: { selector: { app: "web" }, ports: [{ port: 80, targetPort: 8080 }] },
+  };
+  return `${JSON.stringify(service)}\n${JSON.stringify(deployment)}\n`;
+}
+
+export async function runDemo(options: { stepInterval: number; keep: boolean }): Promise<void> {
+  let harness: Harness;
+  try {
+    harness = await import("../../test/harness/index.js");
+  } catch {
+    throw new Error(
+      "serin demo needs the local control plane of a source checkout: run `npm run demo` there",
+    );
+  }
+  const interval = formatDuration(options.stepInterval);
+  say("Starting a local control plane: etcd and kube-apiserver, built from their Go modules");
+  const cp = await harness.startControlPlane();
+  try {
+    const kubectl = async (args: string[], input?: string) => {
+      process.stdout.write(`    $ kubectl ${args.join(" ")}\n`);
+      const result = await cp.kubectl(args, input === undefined ? {} : { input });
+      const warnings = result.stderr
+        .split("\n")
+        .filter((line) => line.startsWith("Warning: serin"))
+        .join("\n");
+      show(`${result.stdout}${warnings ? `${warnings}\n` : ""}`);
+      if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
+    };
+    const status = async () => {
+      const result = await cp.kubectl(["get", "deployment", "web", "-o", "json"]);
+      return describeStatus(JSON.parse(result.stdout));
+    };
+    const weights = async () => {
+      const result = await cp.kubectl([
+        "get",
+        "trafficsplit",
+        "web",
+        "-o",
+        "jsonpath={.spec.backends[*].weight}",
+      ]);
+      const [stable = "-", canary = "-"] = result.stdout.trim().split(" ");
+      return `TrafficSplit web: web-stable ${stable}, web-canary ${canary} (out of 10000)`;
+    };
+    /** Prints serin's status whenever it changes, until the phase is one of `until`. */
+    const follow = async (until: string[], timeoutMs = 120_000) => {
+      let last = "";
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const text = `${await status()}${await weights()}\n`;
+        if (text !== last) {
+          show(`\n${text}`);
+          last = text;
+        }
+        const phase = /^phase:\s+(\S+)/m.exec(text)?.[1] ?? "";
+        if (until.includes(phase)) return;
+        await sleep(250);
+      }
+      throw new Error(`the canary did not reach ${until.join(" or ")} in time`);
+    };
+
+    await harness.installCrds(cp, ["trafficsplit-linkerd-smi"]);
+    show("SMI TrafficSplit CRD installed as linkerd-smi ships it.\n");
+    say(
+      "Starting serin: the webhook (registered through a MutatingWebhookConfiguration over TLS) and the watcher",
+    );
+    const webhook = await harness.startSerinWebhook(cp);
+    await harness.registerWebhook(cp, { port: webhook.port, caBundle: webhook.caBundle });
+    const watcher = await harness.startSerinWatcher(cp);
+    await watcher.waitForLog("watcher started");
+    await harness.startDeploymentStatusStandIn(cp, { delayMs: 500 });
+    show("No kube-controller-manager runs here: a small stand-in marks Deployments as rolled out.\n");
+
+    say("A service owner ships v1 with `kubectl apply`, opted in with the label serin.dev/canary=enabled");
+    await kubectl(["apply", "-f", "-"], app("registry.example/web:1.0.0", interval));
+    await follow(["Idle"]);
+
+    say(
+      `v2 ships the same way; the webhook holds it back and serin canaries it: 0.1%, 10%, 50%, ${interval} each`,
+    );
+    await kubectl(["apply", "-f", "-"], app("registry.example/web:2.0.0", interval));
+    await follow(["Succeeded", "Aborted"]);
+    await kubectl([
+      "get",
+      "deployment",
+      "-o",
+      "custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image",
+    ]);
+
+    say("v3 ships, and at its first step the owner aborts it with `serin abort web` (an annotation)");
+    await kubectl(["apply", "-f", "-"], app("registry.example/web:3.0.0", interval));
+    await follow(["Progressing"]);
+    process.stdout.write("    $ serin abort web\n");
+    const { execFile } = await import("node:child_process");
+    const aborted = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [process.argv[1] ?? "", "abort", "web", "--kubeconfig", cp.adminKubeconfig],
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      ),
+    );
+    show(aborted);
+    await follow(["Aborted"]);
+    await kubectl([
+      "get",
+      "deployment",
+      "-o",
+      "custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image",
+    ]);
+
+    say("What `kubectl describe deployment web` shows as events");
+    await kubectl([
+      "get",
+      "events",
+      "--field-selector",
+      "involvedObject.name=web",
+      "-o",
+      "custom-columns=REASON:.reason,MESSAGE:.message",
+    ]);
+
+    if (options.keep) {
+      say(
+        `The control plane keeps running. Try: KUBECONFIG=${cp.adminKubeconfig} kubectl get deploy,svc,trafficsplit`,
+      );
+      show("Press Ctrl-C to stop it.\n");
+      await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+    }
+    say(
+      "Done: v2 promoted through exact weights, v3 rolled back to stable at once. Stopping the control plane.",
+    );
+  } finally {
+    await cp.stop();
+  }
+}
