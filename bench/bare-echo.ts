@@ -29,5 +29,7 @@ const server = createServer(
 );
 server.keepAliveTimeout = 65_000;
 server.listen(0, "127.0.0.1", () => {
-  process.stdout.write(`${JSON.stringify({ msg: "listening", port: (server.address() as AddressInfo).port })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ msg: "listening", port: (server.address() as AddressInfo).port })}\n`,
+  );
 });

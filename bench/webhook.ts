@@ -27,17 +27,34 @@ const rate = Number(options.rate);
 const root = resolve(import.meta.dirname, "../..");
 
 function realisticReview(): string {
-  const env = Array.from({ length: 24 }, (_, index) => ({ name: `SETTING_${index}`, value: `value-${index}-${"x".repeat(40)}` }));
+  const env = Array.from({ length: 24 }, (_, index) => ({
+    name: `SETTING_${index}`,
+    value: `value-${index}-${"x".repeat(40)}`,
+  }));
   const withEnv = (image: string) => {
-    const object = deployment({ image, annotations: { "serin.dev/steps": "1,5,25,50", "serin.dev/analysis": "success-rate>=99" } });
+    const object = deployment({
+      image,
+      annotations: { "serin.dev/steps": "1,5,25,50", "serin.dev/analysis": "success-rate>=99" },
+    });
     const container = object.spec?.template.spec?.containers[0];
     if (container) container.env = env;
     return object;
   };
-  return JSON.stringify(review(admissionRequest("UPDATE", withEnv("registry.example/web:2.0.0"), withEnv("registry.example/web:1.0.0"))));
+  return JSON.stringify(
+    review(
+      admissionRequest(
+        "UPDATE",
+        withEnv("registry.example/web:2.0.0"),
+        withEnv("registry.example/web:1.0.0"),
+      ),
+    ),
+  );
 }
 
-async function start(args: string[], ready: (entry: Record<string, unknown>) => boolean): Promise<{ child: ChildProcess; port: number }> {
+async function start(
+  args: string[],
+  ready: (entry: Record<string, unknown>) => boolean,
+): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolvePort, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
@@ -85,11 +102,16 @@ const certDir = await mkdtemp(join(tmpdir(), "serin-bench-"));
 const body = realisticReview();
 const listening = (entry: Record<string, unknown>) => typeof entry.port === "number";
 // serin logs at info, as deployed; its output is drained by the readline in start().
-const serin = await start([join(root, "dist/src/cli/main.js"), "webhook", "--listen", "127.0.0.1:0", "--cert-dir", certDir], listening);
+const serin = await start(
+  [join(root, "dist/src/cli/main.js"), "webhook", "--listen", "127.0.0.1:0", "--cert-dir", certDir],
+  listening,
+);
 const bare = await start([join(root, "dist/bench/bare-echo.js"), certDir], listening);
 const ca = await readFile(join(certDir, "ca.crt"), "utf8");
 try {
-  process.stderr.write(`AdmissionReview body: ${Buffer.byteLength(body)} bytes; ${connections} connections, ${duration}s a run\n`);
+  process.stderr.write(
+    `AdmissionReview body: ${Buffer.byteLength(body)} bytes; ${connections} connections, ${duration}s a run\n`,
+  );
   // Warm both up (JIT, TLS session set-up) before measuring.
   await load(bare.port, body, ca, 200);
   await load(serin.port, body, ca, 200);
@@ -106,7 +128,10 @@ try {
   const lines = [
     "| run | req/s | p50 ms | p99 ms | errors | non-2xx |",
     "|---|---|---|---|---|---|",
-    ...rows.map(([name, f]) => `| ${name} | ${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.errors} | ${f.non2xx} |`),
+    ...rows.map(
+      ([name, f]) =>
+        `| ${name} | ${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.errors} | ${f.non2xx} |`,
+    ),
     "",
     `throughput ratio serin/bare: ${ratio(serinMax.requestsPerSecond, bareMax.requestsPerSecond)} (target >= 0.70)`,
     `p99 at ${rate} req/s: serin ${serinFixed.p99} ms, bare ${bareFixed.p99} ms (target < 5 ms)`,
