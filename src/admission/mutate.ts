@@ -2,7 +2,7 @@ import type { V1Deployment, V1DeploymentSpec } from "@kubernetes/client-node";
 import { annotationsOf, hasTrackLabel, isEnabled, phaseOf, templateOf } from "../contract/deployment.js";
 import { formatDuration } from "../contract/duration.js";
 import { type Phase, StatusKey, TRACK_LABEL, UserKey } from "../contract/keys.js";
-import { templateRevision, withoutTrackLabel } from "../contract/revision.js";
+import { sameRevision, templateRevision, withoutTrackLabel } from "../contract/revision.js";
 import {
   type AnnotationError,
   type CanarySpec,
@@ -43,8 +43,7 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
   const name = deployment.metadata?.name || request.name || "";
   const parsed = parseCanarySpec(deployment.metadata?.annotations, name, options.spec);
   const oldTemplate = old && hasTrackLabel(old) ? templateOf(old) : undefined;
-  const newRevision = templateRevision(newTemplate);
-  const templateChanged = oldTemplate !== undefined && templateRevision(oldTemplate) !== newRevision;
+  const templateChanged = oldTemplate !== undefined && !sameRevision(oldTemplate, newTemplate);
 
   if (!parsed.ok) {
     // Values that were already stored pass with a warning, so that scaling or a status write is never
@@ -67,6 +66,7 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
   // CREATE, or first enablement of an existing Deployment: a plain rollout; canaries start from the next change.
   if (!old || !oldTemplate || !templateChanged) return patched(mutated);
 
+  const newRevision = templateRevision(newTemplate);
   const current = annotationsOf(deployment);
   const stored = annotationsOf(old);
 

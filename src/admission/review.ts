@@ -1,6 +1,4 @@
-import jsonPatch from "fast-json-patch";
-
-const { compare } = jsonPatch;
+import { diffShared } from "./json-diff.js";
 
 /** The parts of admission.k8s.io/v1 (and v1beta1) AdmissionReview that serin reads and writes. */
 export interface AdmissionRequest {
@@ -67,8 +65,8 @@ export function outcomeOf(response: AdmissionResponse): "allowed" | "patched" | 
 }
 
 /**
- * Echoes the uid and turns a verdict into a response. A patched verdict becomes a JSON patch from the
- * object as sent to the mutated copy; an empty patch is no patch at all (no patchType).
+ * Echoes the uid and turns a verdict into a response. A patched verdict becomes a JSON patch (computed
+ * with fast-json-patch) from the object as sent to the mutated copy; an empty patch is no patch at all (no patchType).
  */
 export function complete(uid: string, original: unknown, verdict: Verdict): AdmissionResponse {
   switch (verdict.type) {
@@ -77,7 +75,7 @@ export function complete(uid: string, original: unknown, verdict: Verdict): Admi
       const response: AdmissionResponse = { uid, allowed: true };
       if (verdict.warnings?.length) response.warnings = verdict.warnings;
       if (verdict.type === "patched") {
-        const operations = compare(original as object, verdict.object as object);
+        const operations = diffShared(original, verdict.object);
         if (operations.length > 0) {
           response.patchType = "JSONPatch";
           response.patch = Buffer.from(JSON.stringify(operations)).toString("base64");

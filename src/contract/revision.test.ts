@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import fc from "fast-check";
-import { canonicalJson, templateRevision, withoutTrackLabel } from "./revision.js";
+import { canonicalJson, sameRevision, templateRevision, withoutTrackLabel } from "./revision.js";
 
 const template = {
   metadata: { labels: { app: "web", "serin.dev/track": "stable" } },
@@ -42,4 +42,17 @@ test("key order never changes the revision; array order does", () => {
     }),
   );
   assert.notEqual(templateRevision({ a: [1, 2] }), templateRevision({ a: [2, 1] }));
+});
+
+test("two templates have the same revision exactly when their hashes are equal", () => {
+  const labelled = (labels: Record<string, string>) => ({ metadata: { labels }, spec: { replicas: 1 } });
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+      assert.equal(sameRevision(a, b), templateRevision(a) === templateRevision(b));
+      assert.ok(sameRevision(a, JSON.parse(JSON.stringify(a))));
+    }),
+  );
+  assert.ok(sameRevision(labelled({ app: "x", "serin.dev/track": "stable" }), labelled({ app: "x" })));
+  assert.ok(!sameRevision(labelled({ app: "x" }), labelled({ app: "y" })));
+  assert.ok(sameRevision({ a: 1, b: 2 }, { b: 2, a: 1 }));
 });

@@ -47,3 +47,27 @@ export function templateRevision(template: unknown): string {
     .digest("hex")
     .slice(0, 10);
 }
+
+/** Equality as the revision sees it (key order and undefined members ignored), without building JSON. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((item, index) => sameJson(item ?? null, other[index] ?? null));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const leftKeys = Object.keys(left).filter((key) => left[key] !== undefined);
+  const rightKeys = Object.keys(right).filter((key) => right[key] !== undefined);
+  return leftKeys.length === rightKeys.length && leftKeys.every((key) => key in right && sameJson(left[key], right[key]));
+}
+
+/**
+ * Whether two templates have the same revision. Cheaper than hashing both: a status write (the common
+ * UPDATE) leaves the template alone and is settled by a walk that stops at the first difference.
+ */
+export function sameRevision(a: unknown, b: unknown): boolean {
+  return sameJson(withoutTrackLabel(a), withoutTrackLabel(b));
+}
