@@ -11,7 +11,10 @@ test("applying the diff to the original always gives the mutated object", () => 
     fc.property(fc.jsonValue(), fc.jsonValue(), (before, after) => {
       const wrappedBefore = { root: before, kept: { a: [1, 2] } };
       const wrappedAfter = { root: after, kept: wrappedBefore.kept };
-      const patched = applyPatch(structuredClone(wrappedBefore), diffShared(wrappedBefore, wrappedAfter)).newDocument;
+      const patched = applyPatch(
+        structuredClone(wrappedBefore),
+        diffShared(wrappedBefore, wrappedAfter),
+      ).newDocument;
       assert.deepEqual(patched, JSON.parse(JSON.stringify(wrappedAfter)));
     }),
   );

@@ -5,7 +5,7 @@ const { compare } = jsonPatch;
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
 
-const escape = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
+const escapeKey = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
 
 /**
  * fast-json-patch's compare, but subtrees that the mutated copy shares with the original (the same
@@ -22,14 +22,15 @@ export function diffShared(before: unknown, after: unknown, path = ""): Operatio
   }
   const operations: Operation[] = [];
   for (const key of Object.keys(before)) {
-    if (!(key in after) && before[key] !== undefined) operations.push({ op: "remove", path: `${path}/${escape(key)}` });
+    if (!(key in after) && before[key] !== undefined)
+      operations.push({ op: "remove", path: `${path}/${escapeKey(key)}` });
   }
   for (const [key, value] of Object.entries(after)) {
     if (value === undefined) continue;
     if (!(key in before) || before[key] === undefined) {
-      operations.push({ op: "add", path: `${path}/${escape(key)}`, value });
+      operations.push({ op: "add", path: `${path}/${escapeKey(key)}`, value });
     } else {
-      operations.push(...diffShared(before[key], value, `${path}/${escape(key)}`));
+      operations.push(...diffShared(before[key], value, `${path}/${escapeKey(key)}`));
     }
   }
   return operations;

@@ -55,13 +55,18 @@ function sameJson(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a)) {
     const other = b as unknown[];
-    return a.length === other.length && a.every((item, index) => sameJson(item ?? null, other[index] ?? null));
+    return (
+      a.length === other.length && a.every((item, index) => sameJson(item ?? null, other[index] ?? null))
+    );
   }
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
   const leftKeys = Object.keys(left).filter((key) => left[key] !== undefined);
   const rightKeys = Object.keys(right).filter((key) => right[key] !== undefined);
-  return leftKeys.length === rightKeys.length && leftKeys.every((key) => key in right && sameJson(left[key], right[key]));
+  return (
+    leftKeys.length === rightKeys.length &&
+    leftKeys.every((key) => key in right && sameJson(left[key], right[key]))
+  );
 }
 
 /**
