@@ -41,6 +41,7 @@ export function apiErrorCode(error: unknown): number | undefined {
  */
 export class ObjectRouter implements Router {
   readonly api: string;
+  readonly resource: { group: string; version: string; plural: string };
 
   constructor(
     private readonly objects: CustomObjects,
@@ -48,6 +49,7 @@ export class ObjectRouter implements Router {
     private readonly maxAttempts = DEFAULT_MAX_ATTEMPTS,
   ) {
     this.api = kind.api;
+    this.resource = { group: kind.group, version: kind.version, plural: kind.plural };
   }
 
   async reconcile(target: RouteTarget): Promise<void> {

@@ -29,6 +29,8 @@ export interface RouteTarget {
 export interface Router {
   /** Human name of the API in use, e.g. "TrafficSplit split.smi-spec.io/v1alpha2". */
   readonly api: string;
+  /** Where the route objects live, for watching them. */
+  readonly resource: { group: string; version: string; plural: string };
   /**
    * Creates the route object, or repairs it (both backends present, owner and labels set) keeping the
    * weights it has; a new object starts at stable 100%.

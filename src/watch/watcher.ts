@@ -1,5 +1,12 @@
 import { hostname } from "node:os";
-import type { KubeConfig, V1Deployment, V1Service } from "@kubernetes/client-node";
+import {
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Service,
+} from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { annotationsOf } from "../contract/deployment.js";
 import { ENABLED_LABEL, ENABLED_VALUE, TRACK_LABEL, UserKey } from "../contract/keys.js";
@@ -63,6 +70,13 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     logger,
     `${TRACK_LABEL}=canary,${OWNER_LABEL}`,
   );
+  /** Every enabled Deployment in the namespace that routes through the apex Service `service`. */
+  const enqueueRoutingThrough = (namespace: string | undefined, service: string | undefined) => {
+    for (const deployment of deployments.list(namespace)) {
+      const name = deployment.metadata?.name ?? "";
+      if ((annotationsOf(deployment)[UserKey.service] ?? name) === service) enqueue(key(deployment));
+    }
+  };
   const services = new SupervisedInformer<V1Service>(
     config,
     "services",
@@ -71,13 +85,22 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     (service) => {
       const owner = service.metadata?.labels?.[OWNER_LABEL];
       if (owner) return enqueue(key(service, owner));
-      // An apex Service: every enabled Deployment in its namespace that routes through it.
-      for (const deployment of deployments.list(service.metadata?.namespace)) {
-        const name = deployment.metadata?.name ?? "";
-        if ((annotationsOf(deployment)[UserKey.service] ?? name) === service.metadata?.name)
-          enqueue(key(deployment));
-      }
+      enqueueRoutingThrough(service.metadata?.namespace, service.metadata?.name);
     },
+    logger,
+  );
+  // Someone else's edit of a traffic split is seen at once and put right by the next reconcile.
+  const { group, version, plural } = router.resource;
+  const customObjects = config.makeApiClient(CustomObjectsApi);
+  const routes = new SupervisedInformer<KubernetesObject>(
+    config,
+    "routes",
+    `/apis/${group}/${version}/${plural}`,
+    () =>
+      customObjects.listClusterCustomObject({ group, version, plural }) as Promise<
+        KubernetesListObject<KubernetesObject>
+      >,
+    (route) => enqueueRoutingThrough(route.metadata?.namespace, route.metadata?.name),
     logger,
   );
 
@@ -92,7 +115,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
   });
 
   let resync: NodeJS.Timeout | undefined;
-  const informers = [services, canaries, deployments];
+  const informers = [services, routes, canaries, deployments];
   const startWork = async () => {
     queue = new WorkQueue(
       async (k) => reconciler.reconcile(k),

@@ -54,6 +54,29 @@ describe("canary lifecycle on an SMI TrafficSplit", () => {
     }
   });
 
+  test("someone else's edit of the TrafficSplit is put right at once", async () => {
+    const journey = new Journey(env.cp, "tampered", route);
+    await journey.create();
+    const backends = [
+      { service: "web-stable", weight: 5_000 },
+      { service: "web-canary", weight: 5_000 },
+    ];
+    const edited = await env.cp.kubectl([
+      "patch",
+      "trafficsplits.split.smi-spec.io",
+      "web",
+      "-n",
+      "tampered",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { backends } }),
+    ]);
+    assert.equal(edited.code, 0, edited.stderr);
+    const started = Date.now();
+    await journey.waitForCanaryWeight(0, 10_000);
+    assert.ok(Date.now() - started < 10_000, "repaired from the watch event, not the minute-long resync");
+  });
+
   test("steps 0.1,1,50: the TrafficSplit carries canary 10 / stable 9990 at the first step", async () => {
     const journey = new Journey(env.cp, "fractional", route);
     const annotations = { "serin.dev/steps": "0.1,1,50", "serin.dev/step-interval": "1h" };
