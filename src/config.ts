@@ -84,3 +84,14 @@ export function parsePositiveInt(text: string, flag: string): number {
     throw new ConfigError(`${flag} "${text}" is not a whole number ≥ 1`);
   return Number(text);
 }
+
+/** `--metric-template NAME=PROMQL`: a named check users may reference in serin.dev/analysis. */
+export function parseMetricTemplate(text: string, flag: string): [string, string] {
+  const match = /^([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)=(.+)$/s.exec(text);
+  if (!match)
+    throw new ConfigError(`${flag} "${text}" is not NAME=PROMQL (NAME: lowercase letters, digits, "-")`);
+  if (match[1] === "success-rate" || match[1] === "latency-p99") {
+    throw new ConfigError(`${flag} "${match[1]}" is built in; choose another name`);
+  }
+  return [match[1] as string, match[2] as string];
+}

@@ -22,12 +22,12 @@ export function diffShared(before: unknown, after: unknown, path = ""): Operatio
   }
   const operations: Operation[] = [];
   for (const key of Object.keys(before)) {
-    if (!(key in after) && before[key] !== undefined)
+    if (!Object.hasOwn(after, key) && before[key] !== undefined)
       operations.push({ op: "remove", path: `${path}/${escapeKey(key)}` });
   }
   for (const [key, value] of Object.entries(after)) {
     if (value === undefined) continue;
-    if (!(key in before) || before[key] === undefined) {
+    if (!Object.hasOwn(before, key) || before[key] === undefined) {
       operations.push({ op: "add", path: `${path}/${escapeKey(key)}`, value });
     } else {
       operations.push(...diffShared(before[key], value, `${path}/${escapeKey(key)}`));

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { startWebhookServer } from "../admission/server.js";
+import { PrometheusClient } from "../analysis/prometheus.js";
 import {
   defaultCertNames,
   type HostPort,
@@ -9,6 +10,7 @@ import {
   parseDurationFlag,
   parseHostPort,
   parseLogLevel,
+  parseMetricTemplate,
   parsePositiveInt,
   parseRouter,
   parseUrl,
@@ -28,6 +30,8 @@ interface ControllerFlags {
   certDir: string;
   certDns: string[];
   testHost: string[];
+  metricTemplate: [string, string][];
+  metricsWindow: number;
   prometheusUrl: URL;
   router: RouterChoice;
   leaderElect: boolean;
@@ -103,7 +107,9 @@ function command(name: string, description: string, parts: Part[]): Command {
 }
 
 async function runParts(parts: Part[], flags: ControllerFlags, logger: Logger): Promise<void> {
-  const specOptions = { testUrlPolicy: allowlistPolicy(flags.testHost) };
+  const templates = new Map(flags.metricTemplate);
+  const testUrlPolicy = allowlistPolicy(flags.testHost);
+  const specOptions = { testUrlPolicy, metricTemplates: [...templates.keys()] };
   const stops: (() => Promise<void>)[] = [];
   let watcher: RunningWatcher | undefined;
   if (parts.includes("watch")) {
@@ -113,6 +119,12 @@ async function runParts(parts: Part[], flags: ControllerFlags, logger: Logger): 
       logger: logger.child({ component: "watcher" }),
       router: flags.router,
       specOptions,
+      gates: {
+        prometheus: new PrometheusClient(flags.prometheusUrl),
+        templates,
+        metricsWindowMs: flags.metricsWindow,
+        testUrlPolicy,
+      },
       workers: flags.workers,
       ...(flags.leaderElect
         ? {

@@ -44,14 +44,26 @@ function parseCheck(text: string): Parsed<MetricCheck> {
   return check(Number(value));
 }
 
-export function parseAnalysis(text: string): Parsed<MetricCheck[]> {
+/**
+ * `known`: the metric template names the controller was configured with; when given, any other name
+ * that is not built in is refused at admission instead of failing every check later.
+ */
+export function parseAnalysis(text: string, known?: readonly string[]): Parsed<MetricCheck[]> {
   const checks: MetricCheck[] = [];
   const seen = new Set<string>();
   for (const item of text.split(",").map((part) => part.trim())) {
     if (item === "") return { ok: false, problem: "has an empty check" };
     const parsed = parseCheck(item);
     if (!parsed.ok) return parsed;
-    const key = `${parsed.value.name}${parsed.value.op}`;
+    const { name } = parsed.value;
+    if (known && name !== "success-rate" && name !== "latency-p99" && !known.includes(name)) {
+      const offer = known.length > 0 ? known.join(", ") : "none are configured";
+      return {
+        ok: false,
+        problem: `has "${item}", but ${name} is not a configured metric template (${offer})`,
+      };
+    }
+    const key = `${name}${parsed.value.op}`;
     if (seen.has(key)) return { ok: false, problem: `checks ${key} twice` };
     seen.add(key);
     checks.push(parsed.value);

@@ -56,3 +56,9 @@ test("two templates have the same revision exactly when their hashes are equal",
   assert.ok(!sameRevision(labelled({ app: "x" }), labelled({ app: "y" })));
   assert.ok(sameRevision({ a: 1, b: 2 }, { b: 2, a: 1 }));
 });
+
+test("a label named like an Object.prototype member still changes the revision", () => {
+  const template = (labels: Record<string, string>) => ({ metadata: { labels } });
+  assert.ok(!sameRevision(template({ toString: "x" }), template({})));
+  assert.ok(!sameRevision(template({}), template({ constructor: "x" })));
+});

@@ -34,7 +34,7 @@ interface TemplateLike {
 /** The template as the user wrote it: serin's own track label taken out. Does not change its input. */
 export function withoutTrackLabel<T>(template: T): T {
   const labels = (template as TemplateLike)?.metadata?.labels;
-  if (!labels || !(TRACK_LABEL in labels)) return template;
+  if (!labels || !Object.hasOwn(labels, TRACK_LABEL)) return template;
   const { [TRACK_LABEL]: _track, ...userLabels } = labels;
   const metadata = (template as TemplateLike).metadata ?? {};
   return { ...template, metadata: { ...metadata, labels: userLabels } };
@@ -65,7 +65,7 @@ function sameJson(a: unknown, b: unknown): boolean {
   const rightKeys = Object.keys(right).filter((key) => right[key] !== undefined);
   return (
     leftKeys.length === rightKeys.length &&
-    leftKeys.every((key) => key in right && sameJson(left[key], right[key]))
+    leftKeys.every((key) => Object.hasOwn(right, key) && sameJson(left[key], right[key]))
   );
 }
 

@@ -183,3 +183,16 @@ test("arbitrary annotation values never throw and every error names its key", ()
     ),
   );
 });
+
+test("with templates configured, an analysis name that is neither built in nor configured is refused", () => {
+  const options = { metricTemplates: ["error-budget"] };
+  assert.ok(parseCanarySpec({ "serin.dev/analysis": "error-budget<=1,success-rate>=99" }, "web", options).ok);
+  const result = parseCanarySpec({ "serin.dev/analysis": "errors<=1" }, "web", options);
+  assert.equal(result.ok, false);
+  if (!result.ok) {
+    assert.match(
+      describeError(result.errors[0] as AnnotationError),
+      /errors is not a configured metric template \(error-budget\)/,
+    );
+  }
+});

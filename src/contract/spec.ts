@@ -29,6 +29,8 @@ export type SpecResult = { ok: true; spec: CanarySpec } | { ok: false; errors: A
 
 export interface SpecOptions {
   testUrlPolicy?: TestUrlPolicy;
+  /** Names of the metric templates configured; undefined: any name is accepted. */
+  metricTemplates?: readonly string[];
 }
 
 export const DEFAULTS = {
@@ -118,7 +120,13 @@ export function parseCanarySpec(
     parseMinDuration,
     DURATION_ALLOWED,
   );
-  const analysis = field(UserKey.analysis, undefined, parseAnalysis, ANALYSIS_ALLOWED) ?? [];
+  const analysis =
+    field(
+      UserKey.analysis,
+      undefined,
+      (text) => parseAnalysis(text, options.metricTemplates),
+      ANALYSIS_ALLOWED,
+    ) ?? [];
   const analysisIntervalMs = field(
     UserKey.analysisInterval,
     DEFAULTS.analysisInterval,

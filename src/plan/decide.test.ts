@@ -5,6 +5,7 @@ import { deployment as fixtureDeployment } from "../admission/review-fixtures.js
 import { templateRevision, withoutTrackLabel } from "../contract/revision.js";
 import type { Action, Plan } from "./actions.js";
 import { type GateVerdict, type Observed, plan } from "./decide.js";
+import { dueGates } from "./gates.js";
 import { canaryDeployment } from "./objects.js";
 
 const T0 = new Date("2026-11-30T10:00:00Z");
@@ -44,7 +45,9 @@ class World {
   routingRemoved = false;
   events: string[] = [];
   weights: number[] = [];
-  gates: GateVerdict | undefined;
+  /** What the metric checks and the test gates answer whenever they are due. */
+  analysis: GateVerdict | undefined;
+  tests: GateVerdict = { result: "pass" };
   log: Action["type"][] = [];
 
   constructor(annotations: Record<string, string> = {}) {
@@ -55,14 +58,19 @@ class World {
     return this.deployment.metadata?.annotations ?? {};
   }
 
+  /** As the watcher does: the gates that are due run before planning, and their verdicts go in. */
   observed(now: Date): Observed {
+    const due = dueGates(this.deployment, now);
+    const analysis = due?.checks ? this.analysis : undefined;
+    const runTests = due?.tests && (!analysis || analysis.result === "pass");
     return {
       now,
       deployment: this.deployment,
       canary: this.canary,
       apexService: apex,
       canaryWeight: this.canaryWeight,
-      ...(this.gates ? { gates: this.gates } : {}),
+      ...(analysis ? { analysis } : {}),
+      ...(runTests ? { tests: this.tests } : {}),
     };
   }
 
@@ -376,22 +384,61 @@ describe("planner: the canary lifecycle", () => {
     const world = new World({
       "serin.dev/steps": "10,50",
       "serin.dev/step-interval": "10s",
+      "serin.dev/analysis": "success-rate>=99",
+      "serin.dev/analysis-interval": "5s",
       "serin.dev/failure-limit": "1",
     });
     world.reconcile(T0);
     world.applyImage("web:2");
     world.reconcile(at(1));
-    world.reconcile(at(2));
-    world.gates = { result: "inconclusive", reason: "no requests yet" };
+    const first = world.reconcile(at(2));
+    assert.equal(first.requeueAfterMs, 5_000, "the first check is due one analysis interval into the step");
+    world.analysis = { result: "inconclusive", reason: "success-rate has no data yet" };
+    world.reconcile(at(7));
     world.reconcile(at(12));
-    assert.equal(world.canaryWeight, 1_000, "no data does not advance");
-    world.gates = { result: "fail", reason: "success-rate 91% < 99%" };
-    world.reconcile(at(27));
+    world.reconcile(at(17));
+    assert.equal(world.canaryWeight, 1_000, "no data does not advance, past the step interval too");
+    assert.match(
+      world.annotations["serin.dev/message"] ?? "",
+      /Holding at 10%: success-rate has no data yet/,
+    );
+    world.analysis = { result: "fail", reason: "success-rate 91%, wanted success-rate>=99" };
+    world.reconcile(at(22));
     assert.equal(world.phase, "Progressing");
     assert.deepEqual(world.events.slice(-1), ["AnalysisFailed"]);
-    world.reconcile(at(42));
+    assert.match(world.annotations["serin.dev/message"] ?? "", /Check failed at 10% \(1 of 1 tolerated\)/);
+    world.reconcile(at(27));
     assert.equal(world.phase, "Aborted");
-    assert.match(world.annotations["serin.dev/message"] ?? "", /success-rate 91% < 99%/);
+    assert.match(world.annotations["serin.dev/message"] ?? "", /checks failed at 10%: success-rate 91%/);
+    assert.equal(world.canaryWeight, 0);
+  });
+
+  test("a passing check clears earlier failures; passing checks and test gates end the step", () => {
+    const world = new World({
+      "serin.dev/steps": "10,50",
+      "serin.dev/step-interval": "10s",
+      "serin.dev/analysis": "success-rate>=99",
+      "serin.dev/analysis-interval": "5s",
+      "serin.dev/failure-limit": "1",
+      "serin.dev/tests": "http://smoke.shop/run",
+    });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    world.analysis = { result: "fail", reason: "p99 high" };
+    world.reconcile(at(7));
+    world.analysis = { result: "pass" };
+    world.reconcile(at(12));
+    assert.equal(world.canaryWeight, 5_000, "checks and tests passed at the end of the step");
+    world.analysis = { result: "fail", reason: "p99 high" };
+    world.reconcile(at(17));
+    assert.equal(world.phase, "Progressing", "one failure is tolerated again: the pass cleared the count");
+    world.analysis = { result: "pass" };
+    world.tests = { result: "fail", reason: "test gate failed: http://smoke.shop/run answered 500" };
+    world.reconcile(at(22));
+    assert.equal(world.phase, "Aborted", "a failed test gate aborts at once");
+    assert.match(world.annotations["serin.dev/message"] ?? "", /answered 500 at 50%/);
   });
 
   test("removing the label puts stable at 100% first, then removes canary, split, Services and status", () => {

@@ -6,6 +6,7 @@ import { templateRevision } from "../contract/revision.js";
 import { type CanarySpec, describeError, parseCanarySpec, type SpecOptions } from "../contract/spec.js";
 import type { Step } from "../contract/steps.js";
 import type { Action, Plan } from "./actions.js";
+import { analysisDueInMs, passedThisStep } from "./gates.js";
 import { canaryRevisionOf } from "./objects.js";
 import { rolloutOf } from "./readiness.js";
 import { type CanaryState, elapsedMs, parseState, serializeState } from "./state.js";
@@ -15,7 +16,7 @@ import { type CanaryState, elapsedMs, parseState, serializeState } from "./state
  * writes out. "Why did the weight go to 25 at 10:04?" is answered here and nowhere else.
  */
 
-/** The verdict of the metric checks and test gates for the step that is ending. */
+/** The verdict of the metric checks, or of the test gates, run for this reconcile (see gates.ts). */
 export type GateVerdict =
   | { result: "pass" }
   | { result: "fail"; reason: string }
@@ -28,7 +29,10 @@ export interface Observed {
   apexService: V1Service | undefined;
   /** The canary's share in the traffic split, out of 10000; undefined when there is no split. */
   canaryWeight: number | undefined;
-  gates?: GateVerdict;
+  /** Metric checks run just now, because they were due. */
+  analysis?: GateVerdict;
+  /** Test gates called just now, at the end of the step. */
+  tests?: GateVerdict;
   specOptions?: SpecOptions;
 }
 
@@ -292,7 +296,8 @@ function enterStep(context: Context, index: number, before: Action[] = []): Plan
     startedAt: state?.startedAt ?? now,
     step: index,
     stepStartedAt: now,
-    failures: 0,
+    // Failed checks are counted while consecutive, across steps.
+    failures: state?.failures ?? 0,
   };
   const where = `step ${index + 1} of ${steps.length}`;
   if (step?.kind === "pause") {
@@ -314,7 +319,10 @@ function enterStep(context: Context, index: number, before: Action[] = []): Plan
       ...write(observed, { phase: "Progressing", weight: text, message, state: next }),
       event("WeightShifted", message),
     ],
-    requeueAfterMs: spec.stepIntervalMs,
+    requeueAfterMs: Math.min(
+      spec.stepIntervalMs,
+      spec.analysis.length > 0 ? spec.analysisIntervalMs : Number.POSITIVE_INFINITY,
+    ),
   };
 }
 
@@ -380,43 +388,65 @@ function planSteps(context: Context): Plan {
   if (state.pausedAt || step?.kind === "pause")
     return { actions: [...hold, ...write(observed, { phase: "Paused" })] };
 
-  const held = elapsedMs(state.stepStartedAt, now);
+  // Checks that ran just now are recorded; failures count towards the limit, a pass clears them.
+  let current = state;
+  const analysis = observed.analysis;
+  if (analysis) {
+    current = { ...current, lastAnalysisAt: now.toISOString(), lastAnalysis: analysis.result };
+    if (analysis.result === "fail") {
+      const failures = current.failures + 1;
+      if (failures > spec.failureLimit)
+        return abort(context, `checks failed at ${text}%: ${analysis.reason}.`);
+      const message = `Check failed at ${text}% (${failures} of ${spec.failureLimit} tolerated): ${analysis.reason}.`;
+      return {
+        actions: [
+          ...hold,
+          ...write(observed, { message, state: { ...current, failures } }),
+          event("AnalysisFailed", message, true),
+        ],
+        requeueAfterMs: spec.analysisIntervalMs,
+      };
+    }
+    if (analysis.result === "pass") current = { ...current, failures: 0 };
+  }
+  const nextCheckMs = analysisDueInMs(spec, current, now);
+
+  const held = elapsedMs(current.stepStartedAt, now);
   if (held < spec.stepIntervalMs) {
     return {
-      actions: [...hold, ...write(observed, { phase: "Progressing" })],
-      requeueAfterMs: spec.stepIntervalMs - held,
+      actions: [...hold, ...write(observed, { phase: "Progressing", state: current })],
+      requeueAfterMs: Math.min(spec.stepIntervalMs - held, nextCheckMs),
     };
   }
   if (rollout.state !== "complete") {
     return {
       actions: [
         ...hold,
-        ...write(observed, { message: `Holding at ${text}%: the canary is not ready (${rollout.reason}).` }),
+        ...write(observed, {
+          message: `Holding at ${text}%: the canary is not ready (${rollout.reason}).`,
+          state: current,
+        }),
       ],
       requeueAfterMs: POLL_MS,
     };
   }
-  const gates = observed.gates ?? { result: "pass" };
-  if (gates.result === "fail") {
-    const failures = state.failures + 1;
-    if (failures > spec.failureLimit) return abort(context, `checks failed at ${text}%: ${gates.reason}.`);
-    const message = `Check failed at ${text}% (${failures} of ${spec.failureLimit} tolerated): ${gates.reason}.`;
+  if (spec.analysis.length > 0 && !passedThisStep(current)) {
+    // No data yet is inconclusive: the step waits for a passing check rather than failing.
+    const why = analysis?.result === "inconclusive" ? analysis.reason : "waiting for the checks to pass";
     return {
-      actions: [
-        ...hold,
-        ...write(observed, { message, state: { ...state, failures } }),
-        event("AnalysisFailed", message, true),
-      ],
-      requeueAfterMs: spec.analysisIntervalMs,
+      actions: [...hold, ...write(observed, { message: `Holding at ${text}%: ${why}.`, state: current })],
+      requeueAfterMs: nextCheckMs,
     };
   }
-  if (gates.result === "inconclusive") {
-    return {
-      actions: [...hold, ...write(observed, { message: `Holding at ${text}%: ${gates.reason}.` })],
-      requeueAfterMs: spec.analysisIntervalMs,
-    };
+  if (spec.tests.length > 0) {
+    if (!observed.tests)
+      return { actions: [...hold, ...write(observed, { state: current })], requeueAfterMs: POLL_MS };
+    if (observed.tests.result !== "pass") {
+      const reason = observed.tests.result === "fail" ? observed.tests.reason : "test gates inconclusive";
+      return abort({ ...context, state: current }, `${reason} at ${text}%.`);
+    }
   }
-  return nextStep(context, index);
+  return nextStep({ ...context, state: current }, index);
 }
 
 function nextStep(context: Context, index: number): Plan {
@@ -489,7 +519,7 @@ function planAborted(context: Context): Plan {
 /** The label was removed: stable 100%, then the canary, the split, the track Services and the status go. */
 function planOptOut(observed: Observed): Plan {
   const current = annotationsOf(observed.deployment);
-  const hasStatus = STATUS_KEYS.some((key) => key in current);
+  const hasStatus = STATUS_KEYS.some((key) => Object.hasOwn(current, key));
   if (!hasStatus && !observed.canary && observed.canaryWeight === undefined) return { actions: [] };
   const actions: Action[] = [];
   if (observed.canaryWeight !== undefined) actions.push({ type: "setWeights", canary: 0 });
@@ -497,7 +527,9 @@ function planOptOut(observed: Observed): Plan {
   if (hasStatus) {
     actions.push({
       type: "writeDeployment",
-      annotations: Object.fromEntries(STATUS_KEYS.filter((key) => key in current).map((key) => [key, null])),
+      annotations: Object.fromEntries(
+        STATUS_KEYS.filter((key) => Object.hasOwn(current, key)).map((key) => [key, null]),
+      ),
     });
     actions.push(
       event("Disabled", "serin.dev/canary label removed: canary, traffic split and track Services removed."),

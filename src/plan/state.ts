@@ -1,3 +1,5 @@
+import { canonicalJson } from "../contract/revision.js";
+
 /**
  * What the watcher must remember between reconciles, kept on the Deployment as `serin.dev/state` so a
  * restarted (or newly elected) watcher carries on where the last one stopped.
@@ -15,6 +17,9 @@ export interface CanaryState {
   failures: number;
   /** Set while a user's pause holds the schedule: when it began. */
   pausedAt?: string;
+  /** When the metric checks last ran in this step, and what they concluded. */
+  lastAnalysisAt?: string;
+  lastAnalysis?: "pass" | "fail" | "inconclusive";
 }
 
 export function parseState(text: string | undefined): CanaryState | undefined {
@@ -35,14 +40,21 @@ export function parseState(text: string | undefined): CanaryState | undefined {
       failures: typeof value.failures === "number" ? value.failures : 0,
       ...(typeof value.stepStartedAt === "string" ? { stepStartedAt: value.stepStartedAt } : {}),
       ...(typeof value.pausedAt === "string" ? { pausedAt: value.pausedAt } : {}),
+      ...(typeof value.lastAnalysisAt === "string" ? { lastAnalysisAt: value.lastAnalysisAt } : {}),
+      ...(value.lastAnalysis === "pass" ||
+      value.lastAnalysis === "fail" ||
+      value.lastAnalysis === "inconclusive"
+        ? { lastAnalysis: value.lastAnalysis }
+        : {}),
     };
   } catch {
     return undefined;
   }
 }
 
+/** Sorted keys: the same state always reads the same, so an unchanged state is never rewritten. */
 export function serializeState(state: CanaryState): string {
-  return JSON.stringify(state);
+  return canonicalJson(state);
 }
 
 export function elapsedMs(since: string | undefined, now: Date): number {

@@ -26,7 +26,8 @@ export function deploymentWriteOps(
   } else {
     for (const [key, value] of Object.entries(annotations)) {
       if (value === null) {
-        if (key in existing) ops.push({ op: "remove", path: pointer("metadata", "annotations", key) });
+        if (Object.hasOwn(existing, key))
+          ops.push({ op: "remove", path: pointer("metadata", "annotations", key) });
       } else {
         ops.push({ op: "add", path: pointer("metadata", "annotations", key), value });
       }

@@ -1,9 +1,15 @@
 import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { runChecks } from "../analysis/checks.js";
+import type { PrometheusClient } from "../analysis/prometheus.js";
+import type { MetricTemplates } from "../analysis/queries.js";
+import { runTestGates } from "../analysis/test-gates.js";
 import { annotationsOf } from "../contract/deployment.js";
 import { UserKey } from "../contract/keys.js";
 import type { SpecOptions } from "../contract/spec.js";
-import { plan } from "../plan/decide.js";
+import type { TestUrlPolicy } from "../contract/test-urls.js";
+import { type GateVerdict, plan } from "../plan/decide.js";
+import { dueGates } from "../plan/gates.js";
 import {
   canaryDeploymentName,
   OWNER_LABEL,
@@ -20,7 +26,17 @@ export interface Caches {
   services: { get(name: string, namespace?: string): V1Service | undefined };
 }
 
+/** What the watcher needs to judge a step: Prometheus for the checks, and the test-gate allowlist. */
+export interface GateRunners {
+  prometheus: PrometheusClient;
+  templates: MetricTemplates;
+  /** The shortest range rate() is taken over; the analysis interval when that is longer. */
+  metricsWindowMs: number;
+  testUrlPolicy: TestUrlPolicy;
+}
+
 export interface ReconcilerOptions {
+  gates: GateRunners;
   kube: Kube;
   router: Router;
   executor: Executor;
@@ -74,8 +90,11 @@ export class Reconciler {
     const apexService = caches.services.get(service, namespace);
     const target = routeTarget(deployment, service, apexService);
     const canaryWeight = SERVICE_NAME.test(service) ? (await router.getWeights(target))?.canary : undefined;
+    const now = this.clock();
+    const verdicts = await this.runDueGates(deployment, service, now);
     const decided = plan({
-      now: this.clock(),
+      ...verdicts,
+      now,
       deployment,
       canary: caches.canaries.get(canaryDeploymentName(name), namespace),
       apexService,
@@ -98,6 +117,38 @@ export class Reconciler {
       );
     }
     return decided.requeueAfterMs !== undefined ? { requeueAfterMs: decided.requeueAfterMs } : {};
+  }
+
+  /** Runs the metric checks and test gates that are due now; the tests only when the checks pass. */
+  private async runDueGates(
+    deployment: V1Deployment,
+    service: string,
+    now: Date,
+  ): Promise<{ analysis?: GateVerdict; tests?: GateVerdict }> {
+    const due = dueGates(deployment, now, this.options.specOptions);
+    if (!due) return {};
+    const { gates } = this.options;
+    const namespace = deployment.metadata?.namespace ?? "";
+    const name = deployment.metadata?.name ?? "";
+    let analysis: GateVerdict | undefined;
+    if (due.checks) {
+      const windowMs = Math.max(due.spec.analysisIntervalMs, gates.metricsWindowMs);
+      const scope = { namespace, deployment: canaryDeploymentName(name), service, windowMs };
+      analysis = await runChecks(due.checks, scope, gates.prometheus, gates.templates);
+    }
+    let tests: GateVerdict | undefined;
+    if (due.tests && (!analysis || analysis.result === "pass")) {
+      const payload = {
+        deployment: name,
+        namespace,
+        revision: due.state.revision,
+        step: due.tests.step,
+        weight: due.tests.weight,
+        canaryService: trackServiceName(service, "canary"),
+      };
+      tests = await runTestGates(due.tests.urls, payload, gates.testUrlPolicy);
+    }
+    return { ...(analysis ? { analysis } : {}), ...(tests ? { tests } : {}) };
   }
 
   /**

@@ -19,13 +19,14 @@ import { SupervisedInformer } from "./informers.js";
 import { describeApiError, makeKube } from "./kube.js";
 import { DEFAULT_LEASE, LeaderElector, type LeaderOptions } from "./leader.js";
 import { WorkQueue } from "./queue.js";
-import { Reconciler } from "./reconciler.js";
+import { type GateRunners, Reconciler } from "./reconciler.js";
 
 export interface WatcherOptions {
   config: KubeConfig;
   logger: Logger;
   router: RouterChoice;
   specOptions: SpecOptions;
+  gates: GateRunners;
   workers?: number;
   /** Every enabled Deployment is reconciled at least this often, whatever the watches say. */
   resyncMs?: number;
@@ -112,6 +113,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     caches: { canaries, services },
     logger,
     specOptions: options.specOptions,
+    gates: options.gates,
   });
 
   let resync: NodeJS.Timeout | undefined;
