@@ -58,6 +58,15 @@ function command(name: string, description: string, parts: Part[]): Command {
       'host allowed for test gates ("*.example", "*"); default cluster-local only',
       collect,
       [],
+    )
+    .option(
+      "--metric-template <name=promql>",
+      "a named PromQL check for serin.dev/analysis ({{ namespace }}, {{ deployment }}, {{ service }}, {{ interval }}); repeatable",
+      (text: string, previous: [string, string][]) => [
+        ...previous,
+        flag(parseMetricTemplate, "--metric-template")(text),
+      ],
+      [] as [string, string][],
     );
   if (parts.includes("webhook")) {
     cmd
@@ -82,6 +91,12 @@ function command(name: string, description: string, parts: Part[]): Command {
         "Prometheus that holds the Linkerd metrics",
         flag(parseUrl, "--prometheus-url"),
         new URL("http://prometheus.linkerd-viz.svc:9090"),
+      )
+      .option(
+        "--metrics-window <duration>",
+        "shortest range the metric queries take rate() over",
+        flag(parseDurationFlag(parseDuration), "--metrics-window"),
+        60_000,
       )
       .option(
         "--router <api>",
