@@ -163,11 +163,14 @@ export class Journey {
   /** Records every distinct canary weight the route object shows until `stop()`. */
   recordWeights(): { stop(): Promise<number[]> } {
     const seen: number[] = [];
+    const look = async () => {
+      const canary = (await this.weights())?.canary;
+      if (canary !== undefined && seen[seen.length - 1] !== canary) seen.push(canary);
+    };
     let running = true;
     const loop = (async () => {
       while (running) {
-        const canary = (await this.weights())?.canary;
-        if (canary !== undefined && seen[seen.length - 1] !== canary) seen.push(canary);
+        await look();
         await new Promise((resolve) => setTimeout(resolve, 40));
       }
     })();
@@ -175,6 +178,8 @@ export class Journey {
       async stop() {
         running = false;
         await loop;
+        // One last look: what the caller just waited for is in the record even if a poll missed it.
+        await look();
         return seen;
       },
     };
