@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything serin's demo and tests need on a fresh machine of this kind, and nothing twice:
-# npm packages (from the lock file), Debian packages (as root), the Go-built control plane (cached
-# under ~/.cache/serin), and the TypeScript build.
+# npm packages (from the lock file), Debian packages (curl, openssl and prometheus, as root), the
+# Go-built control plane (cached under ~/.cache/serin), and the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for tool in curl:curl openssl:openssl; do
+for tool in curl:curl openssl:openssl /usr/bin/prometheus:prometheus; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 if ((${#need_apt[@]})); then
@@ -16,7 +16,8 @@ if ((${#need_apt[@]})); then
   fi
   echo "setup: apt-get install ${need_apt[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # --no-install-recommends: the prometheus package alone, not its exporters and their services.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 # npm ci only when the lock changed since the last install.

@@ -431,10 +431,13 @@ function planSteps(context: Context): Plan {
     };
   }
   if (spec.analysis.length > 0 && !passedThisStep(current)) {
-    // No data yet is inconclusive: the step waits for a passing check rather than failing.
-    const why = analysis?.result === "inconclusive" ? analysis.reason : "waiting for the checks to pass";
+    // No data yet is inconclusive: the step waits for a passing check rather than failing. Between
+    // checks the message keeps the reason the last one gave.
+    const message = analysis
+      ? `Holding at ${text}%: ${analysis.result === "inconclusive" ? analysis.reason : "waiting for a passing check"}.`
+      : undefined;
     return {
-      actions: [...hold, ...write(observed, { message: `Holding at ${text}%: ${why}.`, state: current })],
+      actions: [...hold, ...write(observed, { ...(message ? { message } : {}), state: current })],
       requeueAfterMs: nextCheckMs,
     };
   }

@@ -25,8 +25,12 @@ export type RouteApi =
  * What every canary journey needs around the control plane: the webhook registered, serin's RBAC from
  * the chart, the Deployment status stand-in, and `serin watch` running as serin's service account.
  */
-export async function startCanaryCluster(cp: ControlPlane, watchArgs: string[] = []) {
-  const webhook = await startSerinWebhook(cp);
+export async function startCanaryCluster(
+  cp: ControlPlane,
+  watchArgs: string[] = [],
+  webhookArgs: string[] = [],
+) {
+  const webhook = await startSerinWebhook(cp, { args: webhookArgs });
   await registerWebhook(cp, { port: webhook.port, caBundle: webhook.caBundle });
   assert.equal((await cp.kubectl(["create", "namespace", "serin-system"])).code, 0);
   const rbac = await cp.helm(3, [

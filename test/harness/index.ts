@@ -15,7 +15,9 @@ export {
   type DeploymentStatusStandInOptions,
   startDeploymentStatusStandIn,
 } from "./deployment-status.js";
+export { type LinkerdMetrics, startLinkerdMetrics, type Traffic } from "./linkerd-metrics.js";
 export { freePort, type WaitOptions, waitFor } from "./processes.js";
+export { PROMETHEUS_BINARY, type Prometheus, startPrometheus } from "./prometheus.js";
 export { repoRoot } from "./repo.js";
 export { type SerinWatcher, type SerinWatcherOptions, startSerinWatcher } from "./watcher.js";
 export {
