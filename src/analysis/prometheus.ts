@@ -18,7 +18,7 @@ export class PrometheusClient {
     if (!response.ok || body?.status !== "success") {
       throw new Error(`Prometheus answered ${response.status}: ${body?.error ?? "no error message"}`);
     }
-    return valueOf(body.data);
+    return numberIn(body.data);
   }
 }
 
@@ -28,7 +28,7 @@ interface PrometheusAnswer {
   data: { resultType: string; result: unknown };
 }
 
-function valueOf(data: PrometheusAnswer["data"]): number | undefined {
+function numberIn(data: PrometheusAnswer["data"]): number | undefined {
   if (data.resultType === "scalar") return Number((data.result as [number, string])[1]);
   if (data.resultType !== "vector")
     throw new Error(`the query returned a ${data.resultType}, not one number`);
