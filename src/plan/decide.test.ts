@@ -146,6 +146,15 @@ class World {
     return decided;
   }
 
+  /** Idle at T0, v2 shipped, canary ready at T0+1s, first step written at T0+2s. */
+  startCanary(image = "web:2"): string {
+    this.reconcile(T0);
+    const revision = this.applyImage(image);
+    this.reconcile(at(1));
+    this.reconcile(at(2));
+    return revision;
+  }
+
   get phase() {
     return this.annotations["serin.dev/phase"];
   }
@@ -225,20 +234,14 @@ describe("planner: the canary lifecycle", () => {
 
   test("fractional steps: 0.1% is canary 10 of 10000", () => {
     const world = new World({ "serin.dev/steps": "0.1,1,50" });
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     assert.equal(world.canaryWeight, 10);
     assert.equal(world.annotations["serin.dev/weight"], "0.1");
   });
 
   test("the promotion waits for the Deployment's rollout before stable takes traffic back", () => {
     const world = new World({ "serin.dev/steps": "50", "serin.dev/step-interval": "1s" });
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     world.primaryReady = false;
     world.reconcile(at(4));
     assert.equal(world.phase, "Promoting");
@@ -258,10 +261,7 @@ describe("planner: the canary lifecycle", () => {
 
   test("a pause step holds until resume, then the next step starts", () => {
     const world = new World({ "serin.dev/steps": "10,pause,50", "serin.dev/step-interval": "10s" });
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     const paused = world.reconcile(at(12));
     assert.equal(world.phase, "Paused");
     assert.equal(world.canaryWeight, 1_000, "a pause holds the previous weight");
@@ -277,10 +277,7 @@ describe("planner: the canary lifecycle", () => {
 
   test("a user's pause freezes the step; resume keeps the hold time that was left", () => {
     const world = new World({ "serin.dev/steps": "10,50", "serin.dev/step-interval": "60s" });
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     world.annotate({ "serin.dev/action": "pause" });
     world.reconcile(at(22));
     assert.equal(world.phase, "Paused");
@@ -298,10 +295,7 @@ describe("planner: the canary lifecycle", () => {
 
   test("promote skips the remaining steps", () => {
     const world = new World({ "serin.dev/steps": "10,25,50" });
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     world.annotate({ "serin.dev/action": "promote" });
     world.reconcile(at(3));
     assert.equal(world.phase, "Promoting");
@@ -347,10 +341,7 @@ describe("planner: the canary lifecycle", () => {
 
   test("a third revision mid-flight re-points the canary and restarts from the first step", () => {
     const world = new World({ "serin.dev/steps": "10,25,50", "serin.dev/step-interval": "10s" });
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     world.reconcile(at(12));
     assert.equal(world.canaryWeight, 2_500);
     const v3 = world.applyImage("web:3");
@@ -422,10 +413,7 @@ describe("planner: the canary lifecycle", () => {
       "serin.dev/failure-limit": "1",
       "serin.dev/tests": "http://smoke.shop/run",
     });
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     world.analysis = { result: "fail", reason: "p99 high" };
     world.reconcile(at(7));
     world.analysis = { result: "pass" };
@@ -443,10 +431,7 @@ describe("planner: the canary lifecycle", () => {
 
   test("removing the label puts stable at 100% first, then removes canary, split, Services and status", () => {
     const world = new World();
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     const labels = { ...world.deployment.metadata?.labels };
     delete labels["serin.dev/canary"];
     world.deployment = { ...world.deployment, metadata: { ...world.deployment.metadata, labels } };
@@ -488,10 +473,7 @@ describe("planner: the canary lifecycle", () => {
 
   test("a restarted watcher resumes the same step from the state on the Deployment", () => {
     const world = new World({ "serin.dev/steps": "10,25", "serin.dev/step-interval": "60s" });
-    world.reconcile(T0);
-    world.applyImage("web:2");
-    world.reconcile(at(1));
-    world.reconcile(at(2));
+    world.startCanary();
     const before = world.annotations["serin.dev/state"];
     // A new process: nothing in memory, the same objects.
     const fresh = plan(world.observed(at(30)));
