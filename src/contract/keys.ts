@@ -31,6 +31,12 @@ export const StatusKey = {
   state: "serin.dev/state",
 } as const;
 
+/**
+ * Status annotations serin also writes as labels of the same name, so that
+ * `kubectl get deploy -L serin.dev/phase,serin.dev/weight` shows progress (labels only, for -L).
+ */
+export const MIRRORED_AS_LABELS: readonly string[] = [StatusKey.phase, StatusKey.weight];
+
 export const PHASES = [
   "Initializing",
   "Idle",

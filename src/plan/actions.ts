@@ -18,7 +18,12 @@ export type Action =
    * One write of the Deployment, guarded by the resourceVersion it was read at: annotations to set
    * (null removes), and for promotion the pod template.
    */
-  | { type: "writeDeployment"; annotations: Record<string, string | null>; template?: V1PodTemplateSpec }
+  | {
+      type: "writeDeployment";
+      annotations: Record<string, string | null>;
+      labels?: Record<string, string | null>;
+      template?: V1PodTemplateSpec;
+    }
   | { type: "event"; reason: string; message: string; warning?: boolean };
 
 export interface Plan {

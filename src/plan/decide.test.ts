@@ -123,6 +123,12 @@ class World {
           break;
         case "writeDeployment": {
           this.annotate(action.annotations);
+          const labels: Record<string, string> = { ...this.deployment.metadata?.labels };
+          for (const [key, value] of Object.entries(action.labels ?? {})) {
+            if (value === null) delete labels[key];
+            else labels[key] = value;
+          }
+          this.deployment = { ...this.deployment, metadata: { ...this.deployment.metadata, labels } };
           if (action.template) {
             const spec = { ...this.deployment.spec, template: action.template } as V1Deployment["spec"];
             const generation = (this.deployment.metadata?.generation ?? 1) + 1;
@@ -187,6 +193,15 @@ describe("planner: the canary lifecycle", () => {
     assert.equal(world.phase, "Pending");
     assert.equal(world.canary?.metadata?.name, "web-canary");
     assert.equal(world.canary?.spec?.template.metadata?.labels?.["serin.dev/track"], "canary");
+    assert.deepEqual(
+      world.canary?.metadata?.labels,
+      {
+        app: "web",
+        "serin.dev/deployment": "web",
+        "serin.dev/track": "canary",
+      },
+      "the canary carries neither the opt-in label nor the primary's status labels",
+    );
     assert.deepEqual(world.events.slice(-1), ["CanaryStarted"]);
 
     const first = world.reconcile(at(2));
@@ -205,6 +220,12 @@ describe("planner: the canary lifecycle", () => {
     world.reconcile(at(182));
     assert.equal(world.canaryWeight, 7_500);
     assert.equal(world.annotations["serin.dev/weight"], "75");
+    assert.equal(
+      world.deployment.metadata?.labels?.["serin.dev/weight"],
+      "75",
+      "mirrored as a label for kubectl -L",
+    );
+    assert.equal(world.deployment.metadata?.labels?.["serin.dev/phase"], "Progressing");
 
     world.reconcile(at(242));
     assert.equal(world.phase, "Promoting");
@@ -444,6 +465,11 @@ describe("planner: the canary lifecycle", () => {
       Object.keys(world.annotations).filter((key) => key.startsWith("serin.dev/")).length,
       0,
       "status annotations removed",
+    );
+    assert.deepEqual(
+      Object.keys(world.deployment.metadata?.labels ?? {}).filter((key) => key.startsWith("serin.dev/")),
+      [],
+      "mirrored labels removed",
     );
     world.log = [];
     world.reconcile(at(4));

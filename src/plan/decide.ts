@@ -1,7 +1,14 @@
 import type { V1Deployment, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
 import { annotationsOf, isEnabled, phaseOf, templateOf } from "../contract/deployment.js";
 import { formatDuration } from "../contract/duration.js";
-import { type Phase, StatusKey, type Action as UserAction, UserKey, WEIGHT_SCALE } from "../contract/keys.js";
+import {
+  MIRRORED_AS_LABELS,
+  type Phase,
+  StatusKey,
+  type Action as UserAction,
+  UserKey,
+  WEIGHT_SCALE,
+} from "../contract/keys.js";
 import { templateRevision } from "../contract/revision.js";
 import { type CanarySpec, describeError, parseCanarySpec, type SpecOptions } from "../contract/spec.js";
 import type { Step } from "../contract/steps.js";
@@ -63,12 +70,22 @@ function write(observed: Observed, change: StatusChange): Action[] {
     desired[StatusKey.pendingRevision] = null;
   }
   desired[UserKey.action] = null;
-  const annotations = Object.fromEntries(
-    Object.entries(desired).filter(([key, value]) => (current[key] ?? null) !== value),
+  const changed = (now: Record<string, string>, wanted: Record<string, string | null>) =>
+    Object.fromEntries(Object.entries(wanted).filter(([key, value]) => (now[key] ?? null) !== value));
+  const annotations = changed(current, desired);
+  const mirrored = Object.fromEntries(
+    MIRRORED_AS_LABELS.filter((key) => key in desired).map((key) => [key, desired[key] ?? null]),
   );
-  if (Object.keys(annotations).length === 0 && !change.template) return [];
+  const labels = changed(observed.deployment.metadata?.labels ?? {}, mirrored);
+  const anyLabels = Object.keys(labels).length > 0;
+  if (Object.keys(annotations).length === 0 && !anyLabels && !change.template) return [];
   return [
-    { type: "writeDeployment", annotations, ...(change.template ? { template: change.template } : {}) },
+    {
+      type: "writeDeployment",
+      annotations,
+      ...(anyLabels ? { labels } : {}),
+      ...(change.template ? { template: change.template } : {}),
+    },
   ];
 }
 
@@ -522,7 +539,9 @@ function planAborted(context: Context): Plan {
 /** The label was removed: stable 100%, then the canary, the split, the track Services and the status go. */
 function planOptOut(observed: Observed): Plan {
   const current = annotationsOf(observed.deployment);
-  const hasStatus = STATUS_KEYS.some((key) => Object.hasOwn(current, key));
+  const currentLabels = observed.deployment.metadata?.labels ?? {};
+  const mirrors = MIRRORED_AS_LABELS.filter((key) => Object.hasOwn(currentLabels, key));
+  const hasStatus = STATUS_KEYS.some((key) => Object.hasOwn(current, key)) || mirrors.length > 0;
   if (!hasStatus && !observed.canary && observed.canaryWeight === undefined) return { actions: [] };
   const actions: Action[] = [];
   if (observed.canaryWeight !== undefined) actions.push({ type: "setWeights", canary: 0 });
@@ -533,6 +552,7 @@ function planOptOut(observed: Observed): Plan {
       annotations: Object.fromEntries(
         STATUS_KEYS.filter((key) => Object.hasOwn(current, key)).map((key) => [key, null]),
       ),
+      ...(mirrors.length > 0 ? { labels: Object.fromEntries(mirrors.map((key) => [key, null])) } : {}),
     });
     actions.push(
       event("Disabled", "serin.dev/canary label removed: canary, traffic split and track Services removed."),

@@ -1,5 +1,5 @@
 import type { V1Deployment, V1OwnerReference, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
-import { ENABLED_LABEL, TRACK_LABEL, type Track } from "../contract/keys.js";
+import { ENABLED_LABEL, MIRRORED_AS_LABELS, TRACK_LABEL, type Track } from "../contract/keys.js";
 import { canonicalJson } from "../contract/revision.js";
 
 /** The objects serin owns beside an enabled Deployment, built from plain values. */
@@ -34,8 +34,13 @@ export function canaryDeployment(
   revision: string,
 ): V1Deployment {
   const name = primary.metadata?.name ?? "";
-  // Without the opt-in label, so the webhook and the watcher leave the canary itself alone.
-  const { [ENABLED_LABEL]: _enabled, ...labels } = primary.metadata?.labels ?? {};
+  // Without the opt-in label, so the webhook and the watcher leave the canary itself alone, and
+  // without the primary's status labels.
+  const labels = Object.fromEntries(
+    Object.entries(primary.metadata?.labels ?? {}).filter(
+      ([key]) => key !== ENABLED_LABEL && !MIRRORED_AS_LABELS.includes(key),
+    ),
+  );
   const selector = primary.spec?.selector ?? {};
   return {
     apiVersion: "apps/v1",

@@ -10,29 +10,34 @@ export function deploymentWriteOps(
   current: V1Deployment,
   annotations: Record<string, string | null>,
   template?: V1PodTemplateSpec,
+  labels: Record<string, string | null> = {},
 ): PatchOperation[] {
-  const ops: PatchOperation[] = [
+  return [
     {
       op: "replace",
       path: pointer("metadata", "resourceVersion"),
       value: current.metadata?.resourceVersion ?? "",
     },
+    ...mapOps("annotations", current.metadata?.annotations, annotations),
+    ...mapOps("labels", current.metadata?.labels, labels),
+    ...(template ? [{ op: "replace" as const, path: pointer("spec", "template"), value: template }] : []),
   ];
-  const existing = current.metadata?.annotations;
-  const toSet = Object.entries(annotations).filter(([, value]) => value !== null) as [string, string][];
+}
+
+/** Sets (string) and removes (null) keys of metadata.annotations or metadata.labels. */
+function mapOps(
+  field: "annotations" | "labels",
+  existing: Record<string, string> | undefined,
+  changes: Record<string, string | null>,
+): PatchOperation[] {
+  const toSet = Object.entries(changes).filter((entry): entry is [string, string] => entry[1] !== null);
   if (!existing) {
-    if (toSet.length > 0)
-      ops.push({ op: "add", path: pointer("metadata", "annotations"), value: Object.fromEntries(toSet) });
-  } else {
-    for (const [key, value] of Object.entries(annotations)) {
-      if (value === null) {
-        if (Object.hasOwn(existing, key))
-          ops.push({ op: "remove", path: pointer("metadata", "annotations", key) });
-      } else {
-        ops.push({ op: "add", path: pointer("metadata", "annotations", key), value });
-      }
-    }
+    return toSet.length > 0
+      ? [{ op: "add", path: pointer("metadata", field), value: Object.fromEntries(toSet) }]
+      : [];
   }
-  if (template) ops.push({ op: "replace", path: pointer("spec", "template"), value: template });
-  return ops;
+  return Object.entries(changes).flatMap(([key, value]): PatchOperation[] => {
+    if (value !== null) return [{ op: "add", path: pointer("metadata", field, key), value }];
+    return Object.hasOwn(existing, key) ? [{ op: "remove", path: pointer("metadata", field, key) }] : [];
+  });
 }

@@ -62,7 +62,7 @@ export class Executor {
         }
         return;
       case "writeDeployment": {
-        const body = deploymentWriteOps(deployment, action.annotations, action.template);
+        const body = deploymentWriteOps(deployment, action.annotations, action.template, action.labels);
         const written = await this.kube.apps.patchNamespacedDeployment(
           { name: deployment.metadata?.name ?? "", namespace, body },
           jsonPatch,

@@ -48,6 +48,20 @@ describe("canary lifecycle on an SMI TrafficSplit", () => {
     const after = await journey.annotations();
     assert.equal(after["serin.dev/weight"], "0");
     assert.equal(after["serin.dev/pending-revision"], undefined);
+    const columns = await env.cp.kubectl([
+      "get",
+      "deploy",
+      "web",
+      "-n",
+      "rollout",
+      "-L",
+      "serin.dev/phase,serin.dev/weight",
+    ]);
+    assert.match(
+      columns.stdout,
+      /PHASE\s+WEIGHT[\s\S]*\bSucceeded\s+0\s*$/m,
+      "kubectl get -L shows progress",
+    );
     const reasons = (await journey.events()).map((event) => event.reason);
     for (const reason of ["Initialized", "CanaryStarted", "WeightShifted", "Promoting", "Promoted"]) {
       assert.ok(reasons.includes(reason), `event ${reason} in ${reasons.join(", ")}`);
