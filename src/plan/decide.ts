@@ -183,17 +183,13 @@ interface Context {
 }
 
 /**
- * The track Services come before any split write that could send traffic to them, except on abort,
- * where stable 100% is written before anything else is touched.
+ * The track Services come before any split write that could send traffic to them. A plan that places
+ * them itself (abort: stable 100% before anything else) keeps its order.
  */
 function withServices(decide: () => Plan): Plan {
   const decided = decide();
-  const aborting = decided.actions.some((action) => action.type === "event" && action.reason === "Aborted");
-  const ensure: Action = { type: "ensureServices" };
-  const actions = aborting
-    ? [...decided.actions.slice(0, 1), ensure, ...decided.actions.slice(1)]
-    : [ensure, ...decided.actions];
-  return { ...decided, actions };
+  if (decided.actions.some((action) => action.type === "ensureServices")) return decided;
+  return { ...decided, actions: [{ type: "ensureServices" }, ...decided.actions] };
 }
 
 /** Idle, Succeeded, or never seen: stable takes all traffic and no canary runs. */
@@ -234,6 +230,7 @@ function abort(context: Context, reason: string): Plan {
   return {
     actions: [
       { type: "setWeights", canary: 0 },
+      { type: "ensureServices" },
       { type: "deleteCanary" },
       ...write(observed, {
         phase: "Aborted",
