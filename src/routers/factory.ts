@@ -1,4 +1,5 @@
 import { ApisApi, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { apiErrorCode } from "../kube-errors.js";
 import {
   HTTPROUTE_APIS,
   HTTPROUTE_PLURAL,
@@ -7,7 +8,6 @@ import {
   httpRouteApiFor,
 } from "./httproute.js";
 import { HttpRouteRouter } from "./httproute-router.js";
-import { apiErrorCode } from "./object-router.js";
 import type { Router } from "./router.js";
 import { SMI_GROUP, SMI_VERSIONS, type SmiVersion, TRAFFIC_SPLIT_PLURAL } from "./smi.js";
 import { SmiRouter } from "./smi-router.js";

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import type { CustomObjectsApi } from "@kubernetes/client-node";
+import { apiErrorCode, apiErrorMessage, statusBody } from "../kube-errors.js";
 import type { RouteObject } from "./route-object.js";
 import type { Router, RouteTarget, Weights } from "./router.js";
 import { assertWeights, STABLE_ONLY } from "./weights.js";
@@ -28,11 +29,6 @@ export interface RouteKind {
 
 /** How many times a write that lost a race re-reads and decides again before giving up. */
 export const DEFAULT_MAX_ATTEMPTS = 5;
-
-export function apiErrorCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "number" ? code : undefined;
-}
 
 /**
  * A Router over any route custom object. Each call reads the object and writes only when it differs,
@@ -149,19 +145,6 @@ export class ObjectRouter implements Router {
   }
 }
 
-function statusBody(error: unknown): Record<string, unknown> | undefined {
-  const body = (error as { body?: unknown } | null)?.body;
-  let parsed: unknown = body;
-  if (typeof body === "string") {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return undefined;
-    }
-  }
-  return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
-}
-
 /**
  * A 404 about the object itself. An API the cluster does not serve answers 404 too, but as plain text
  * ("404 page not found") or a Status without the object's name: that must not read as "no route yet".
@@ -170,13 +153,4 @@ function isObjectNotFound(error: unknown, name: string): boolean {
   if (apiErrorCode(error) !== 404) return false;
   const details = statusBody(error)?.details as { name?: unknown } | undefined;
   return details?.name === name;
-}
-
-/** The apiserver's own words: its Status message or plain-text body, not client-node's dump of headers. */
-function apiErrorMessage(error: unknown): string {
-  const message = statusBody(error)?.message;
-  if (typeof message === "string") return message;
-  const body = (error as { body?: unknown } | null)?.body;
-  if (typeof body === "string" && body.trim() !== "") return body.trim();
-  return error instanceof Error ? error.message : String(error);
 }

@@ -3,10 +3,11 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { CustomObjectsApi } from "@kubernetes/client-node";
+import { apiErrorCode } from "../../src/kube-errors.js";
 import { createRouter } from "../../src/routers/factory.js";
 import { httpRouteApiFor } from "../../src/routers/httproute.js";
 import { HttpRouteRouter } from "../../src/routers/httproute-router.js";
-import { apiErrorCode, type CustomObjects } from "../../src/routers/object-router.js";
+import type { CustomObjects } from "../../src/routers/object-router.js";
 import type { Router, RouteTarget } from "../../src/routers/router.js";
 import { SmiRouter } from "../../src/routers/smi-router.js";
 import { canaryWeights, STABLE_ONLY } from "../../src/routers/weights.js";
