@@ -19,6 +19,14 @@ export interface Subject {
   deployment: V1Deployment;
   apexService: V1Service | undefined;
   target: RouteTarget;
+  /** The canary's share as read at the start of this reconcile (undefined: no route object). */
+  canaryWeight: number | undefined;
+}
+
+/** Informer caches: objects that already match need no read at all. */
+export interface OwnedCaches {
+  canaries: { get(name: string, namespace?: string): V1Deployment | undefined };
+  services: { get(name: string, namespace?: string): V1Service | undefined };
 }
 
 /** Performs the planner's actions against the API server, one at a time, in order. */
@@ -28,6 +36,7 @@ export class Executor {
     private readonly router: Router,
     private readonly events: EventRecorder,
     private readonly logger: Logger,
+    private readonly caches: OwnedCaches,
   ) {}
 
   async perform(action: Action, subject: Subject): Promise<void> {
@@ -41,7 +50,10 @@ export class Executor {
         }
         return;
       case "setWeights":
+        // The weights were read at the start of this reconcile: an unchanged split needs no call at all.
+        if (subject.canaryWeight === action.canary) return;
         await this.router.setWeights(target, { stable: WEIGHT_SCALE - action.canary, canary: action.canary });
+        subject.canaryWeight = action.canary;
         return;
       case "applyCanary":
         await this.applyCanary(canaryDeployment(deployment, action.template, action.revision));
@@ -80,6 +92,8 @@ export class Executor {
   private async ensureService(desired: V1Service): Promise<void> {
     const name = desired.metadata?.name ?? "";
     const namespace = desired.metadata?.namespace ?? "";
+    const cached = this.caches.services.get(name, namespace);
+    if (cached && !serviceDiffers(cached, desired)) return;
     let existing: V1Service;
     try {
       existing = await this.kube.core.readNamespacedService({ name, namespace });
@@ -106,6 +120,8 @@ export class Executor {
   private async applyCanary(desired: V1Deployment): Promise<void> {
     const name = desired.metadata?.name ?? "";
     const namespace = desired.metadata?.namespace ?? "";
+    const cached = this.caches.canaries.get(name, namespace);
+    if (cached && !canaryDiffers(cached, desired)) return;
     let existing: V1Deployment;
     try {
       existing = await this.kube.apps.readNamespacedDeployment({ name, namespace });

@@ -18,13 +18,8 @@ import {
   trackServiceName,
 } from "../plan/objects.js";
 import type { Router, RouteTarget } from "../routers/router.js";
-import type { Executor, Subject } from "./executor.js";
+import type { Executor, OwnedCaches, Subject } from "./executor.js";
 import { ignoreNotFound, isNotFound, type Kube } from "./kube.js";
-
-export interface Caches {
-  canaries: { get(name: string, namespace?: string): V1Deployment | undefined };
-  services: { get(name: string, namespace?: string): V1Service | undefined };
-}
 
 /** What the watcher needs to judge a step: Prometheus for the checks, and the test-gate allowlist. */
 export interface GateRunners {
@@ -40,7 +35,7 @@ export interface ReconcilerOptions {
   kube: Kube;
   router: Router;
   executor: Executor;
-  caches: Caches;
+  caches: OwnedCaches;
   logger: Logger;
   specOptions: SpecOptions;
   clock?: () => Date;
@@ -101,7 +96,7 @@ export class Reconciler {
       canaryWeight,
       specOptions: this.options.specOptions,
     });
-    const subject: Subject = { deployment, apexService, target };
+    const subject: Subject = { deployment, apexService, target, canaryWeight };
     const log = this.options.logger.child({ deployment: key });
     for (const action of decided.actions) {
       log.debug({ action: action.type }, "performing");

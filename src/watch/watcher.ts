@@ -105,7 +105,10 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     logger,
   );
 
-  const executor = new Executor(kube, router, new EventRecorder(kube, logger), logger);
+  const executor = new Executor(kube, router, new EventRecorder(kube, logger), logger, {
+    canaries,
+    services,
+  });
   const reconciler = new Reconciler({
     kube,
     router,
