@@ -49,7 +49,7 @@ export class ObjectRouter implements Router {
   }
 
   async reconcile(target: RouteTarget): Promise<void> {
-    await this.converge(target, (existing) => (existing ? this.weightsIn(existing, target) : STABLE_ONLY));
+    await this.converge(target, (existing) => (existing ? this.readWeights(existing, target) : STABLE_ONLY));
   }
 
   async setWeights(target: RouteTarget, weights: Weights): Promise<void> {
@@ -59,7 +59,7 @@ export class ObjectRouter implements Router {
 
   async getWeights(target: RouteTarget): Promise<Weights | undefined> {
     const existing = await this.read(target);
-    return existing && this.weightsIn(existing, target);
+    return existing && this.readWeights(existing, target);
   }
 
   async finalize(target: RouteTarget): Promise<void> {
@@ -117,9 +117,9 @@ export class ObjectRouter implements Router {
     }
   }
 
-  private weightsIn(existing: RouteObject<unknown>, target: RouteTarget): Weights {
+  readWeights(existing: unknown, target: RouteTarget): Weights {
     try {
-      return this.kind.read(existing, target);
+      return this.kind.read(existing as RouteObject<unknown>, target);
     } catch (error) {
       throw new Error(`${this.describe(target)}: ${(error as Error).message}`, { cause: error });
     }

@@ -40,6 +40,8 @@ export interface Router {
   setWeights(target: RouteTarget, weights: Weights): Promise<void>;
   /** The weights in force, or undefined when there is no route object. */
   getWeights(target: RouteTarget): Promise<Weights | undefined>;
+  /** The weights a route object (e.g. from an informer's cache) carries; pure. */
+  readWeights(object: unknown, target: RouteTarget): Weights;
   /** Deletes the route object; no error when it is already gone. */
   finalize(target: RouteTarget): Promise<void>;
 }

@@ -27,6 +27,7 @@ export interface Subject {
 export interface OwnedCaches {
   canaries: { get(name: string, namespace?: string): V1Deployment | undefined };
   services: { get(name: string, namespace?: string): V1Service | undefined };
+  routes: { get(name: string, namespace?: string): unknown };
 }
 
 /** Performs the planner's actions against the API server, one at a time, in order. */
@@ -50,7 +51,7 @@ export class Executor {
         }
         return;
       case "setWeights":
-        // The weights were read at the start of this reconcile: an unchanged split needs no call at all.
+        // The split already shows these weights: no call at all.
         if (subject.canaryWeight === action.canary) return;
         await this.router.setWeights(target, { stable: WEIGHT_SCALE - action.canary, canary: action.canary });
         subject.canaryWeight = action.canary;

@@ -84,7 +84,10 @@ export class Reconciler {
     const service = annotationsOf(deployment)[UserKey.service] ?? name;
     const apexService = caches.services.get(service, namespace);
     const target = routeTarget(deployment, service, apexService);
-    const canaryWeight = SERVICE_NAME.test(service) ? (await router.getWeights(target))?.canary : undefined;
+    // The split from the informer's cache: the Deployment is read fresh (its state decides), the split
+    // only tells whether a write is needed, and a stale copy costs at most one no-op read-and-compare.
+    const route = SERVICE_NAME.test(service) ? caches.routes.get(service, namespace) : undefined;
+    const canaryWeight = route ? router.readWeights(route, target).canary : undefined;
     const now = this.clock();
     const verdicts = await this.runDueGates(deployment, service, now);
     const decided = plan({

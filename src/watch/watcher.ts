@@ -105,15 +105,13 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     logger,
   );
 
-  const executor = new Executor(kube, router, new EventRecorder(kube, logger), logger, {
-    canaries,
-    services,
-  });
+  const caches = { canaries, services, routes };
+  const executor = new Executor(kube, router, new EventRecorder(kube, logger), logger, caches);
   const reconciler = new Reconciler({
     kube,
     router,
     executor,
-    caches: { canaries, services },
+    caches,
     logger,
     specOptions: options.specOptions,
     gates: options.gates,
