@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { createAdmissionApp } from "./http.js";
+import { createAdmissionListener } from "./http.js";
 import { createWebhookMetrics } from "./metrics.js";
 import { mutateDeployment } from "./mutate.js";
 import type { AdmissionRequest, AdmissionResponse } from "./review.js";
@@ -24,7 +24,7 @@ describe("webhook HTTP layer", () => {
   const registry = new Registry();
 
   before(async () => {
-    const app = createAdmissionApp({
+    const listener = createAdmissionListener({
       handler: (request: AdmissionRequest) => {
         if (request.name === "explode") throw new Error("boom");
         return mutateDeployment(request);
@@ -33,7 +33,7 @@ describe("webhook HTTP layer", () => {
       registry,
       metrics: createWebhookMetrics(registry),
     });
-    server = createServer(app);
+    server = createServer(listener);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -101,7 +101,27 @@ describe("webhook HTTP layer", () => {
     );
     const res = await post(JSON.stringify(review(request)));
     assert.equal(res.status, 413);
-    assert.match((await answer(res)).response.status.message, /larger than 3mb/);
+    assert.match((await answer(res)).response.status.message, /larger than 3 MiB/);
+  });
+
+  test("a chunked body that grows past 3 MiB gets 413 too", async () => {
+    const chunk = new TextEncoder().encode(`"${"x".repeat(1024 * 1024)}",`);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 0) controller.enqueue(new TextEncoder().encode("["));
+        if (sent++ < 4) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${base}/mutate`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(res.status, 413);
+    assert.equal((await answer(res)).kind, "AdmissionReview");
   });
 
   test("a failing handler is answered inside the review, never as a bare 500", async () => {

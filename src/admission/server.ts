@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { HostPort } from "../config.js";
 import { loadOrCreateCertificates, watchCertificates } from "../tls/cert-dir.js";
-import { createAdmissionApp } from "./http.js";
+import { createAdmissionListener } from "./http.js";
 import { createWebhookMetrics } from "./metrics.js";
 import { type MutateOptions, mutateDeployment } from "./mutate.js";
 
@@ -28,14 +28,14 @@ export interface RunningServer {
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningServer> {
   const { logger } = options;
   const pair = await loadOrCreateCertificates(options.certDir, options.certNames, logger);
-  const app = createAdmissionApp({
+  const listener = createAdmissionListener({
     handler: (request) => mutateDeployment(request, options.mutate),
     logger,
     registry: options.registry,
     metrics: createWebhookMetrics(options.registry),
     ...(options.isReady ? { isReady: options.isReady } : {}),
   });
-  const server: Server = createServer({ ...pair, minVersion: "TLSv1.2" }, app);
+  const server: Server = createServer({ ...pair, minVersion: "TLSv1.2" }, listener);
   server.keepAliveTimeout = 65_000;
   const stopWatching = watchCertificates(options.certDir, (next) => server.setSecureContext(next), logger);
   await new Promise<void>((resolve, reject) => {
