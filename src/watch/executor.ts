@@ -90,57 +90,80 @@ export class Executor {
     }
   }
 
-  private async ensureService(desired: V1Service): Promise<void> {
+  private ensureService(desired: V1Service): Promise<void> {
     const name = desired.metadata?.name ?? "";
     const namespace = desired.metadata?.namespace ?? "";
-    const cached = this.caches.services.get(name, namespace);
-    if (cached && !serviceDiffers(cached, desired)) return;
-    let existing: V1Service;
-    try {
-      existing = await this.kube.core.readNamespacedService({ name, namespace });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      await this.kube.core.createNamespacedService({ namespace, body: desired });
-      this.logger.info({ service: name }, "created track Service");
-      return;
-    }
-    if (!serviceDiffers(existing, desired)) return;
-    await this.kube.core.patchNamespacedService(
-      {
-        name,
-        namespace,
-        body: {
-          metadata: { resourceVersion: existing.metadata?.resourceVersion, labels: desired.metadata?.labels },
-          spec: { selector: desired.spec?.selector, ports: desired.spec?.ports },
-        },
-      },
-      mergePatch,
-    );
+    return this.converge(`track Service ${name}`, desired, {
+      cached: this.caches.services.get(name, namespace),
+      differs: serviceDiffers,
+      read: () => this.kube.core.readNamespacedService({ name, namespace }),
+      create: () => this.kube.core.createNamespacedService({ namespace, body: desired }),
+      // A merge patch keeps the clusterIP the API server allocated.
+      update: (existing) =>
+        this.kube.core.patchNamespacedService(
+          {
+            name,
+            namespace,
+            body: {
+              metadata: {
+                resourceVersion: existing.metadata?.resourceVersion,
+                labels: desired.metadata?.labels,
+              },
+              spec: { selector: desired.spec?.selector, ports: desired.spec?.ports },
+            },
+          },
+          mergePatch,
+        ),
+    });
   }
 
-  private async applyCanary(desired: V1Deployment): Promise<void> {
+  private applyCanary(desired: V1Deployment): Promise<void> {
     const name = desired.metadata?.name ?? "";
     const namespace = desired.metadata?.namespace ?? "";
-    const cached = this.caches.canaries.get(name, namespace);
-    if (cached && !canaryDiffers(cached, desired)) return;
-    let existing: V1Deployment;
+    return this.converge(`canary Deployment ${name}`, desired, {
+      cached: this.caches.canaries.get(name, namespace),
+      differs: canaryDiffers,
+      read: () => this.kube.apps.readNamespacedDeployment({ name, namespace }),
+      create: () => this.kube.apps.createNamespacedDeployment({ namespace, body: desired }),
+      update: (existing) =>
+        this.kube.apps.replaceNamespacedDeployment({
+          name,
+          namespace,
+          body: {
+            ...desired,
+            metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
+          },
+        }),
+    });
+  }
+
+  /**
+   * An owned object made to match `desired`: nothing when the informer's copy already does; otherwise
+   * read it, create it when missing, update it (guarded by the resourceVersion read) when different.
+   */
+  private async converge<T>(
+    what: string,
+    desired: T,
+    object: {
+      cached: T | undefined;
+      differs(existing: T, desired: T): boolean;
+      read(): Promise<T>;
+      create(): Promise<unknown>;
+      update(existing: T): Promise<unknown>;
+    },
+  ): Promise<void> {
+    if (object.cached && !object.differs(object.cached, desired)) return;
+    let existing: T;
     try {
-      existing = await this.kube.apps.readNamespacedDeployment({ name, namespace });
+      existing = await object.read();
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      await this.kube.apps.createNamespacedDeployment({ namespace, body: desired });
-      this.logger.info({ canary: name }, "created canary Deployment");
+      await object.create();
+      this.logger.info(`created ${what}`);
       return;
     }
-    if (!canaryDiffers(existing, desired)) return;
-    await this.kube.apps.replaceNamespacedDeployment({
-      name,
-      namespace,
-      body: {
-        ...desired,
-        metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
-      },
-    });
-    this.logger.info({ canary: name }, "re-pointed canary Deployment");
+    if (!object.differs(existing, desired)) return;
+    await object.update(existing);
+    this.logger.info(`updated ${what}`);
   }
 }
