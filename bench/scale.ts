@@ -345,7 +345,7 @@ function startProbes(apps: AppsV1Api, into: number[]): () => Promise<void> {
           { name, namespace, body: { metadata: { annotations: { "serin.dev/action": "pause" } } } },
           mergePatch,
         );
-        const at = await Promise.race([consumed, sleep(120_000).then(() => Number.NaN)]);
+        const at = await Promise.race([consumed, sleep(120_000, Number.NaN, { ref: false })]);
         into.push(at - sent);
       } catch (error) {
         log(`probe ${key}: ${describeApiError(error)}`);
