@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Agent } from "node:https";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -6,14 +7,15 @@ import { parseArgs } from "node:util";
 import {
   AppsV1Api,
   CoreV1Api,
-  type KubeConfig,
+  KubeConfig,
+  setHeaderOptions,
   type V1Deployment,
   type V1Service,
   Watch,
 } from "@kubernetes/client-node";
 import { parseDuration } from "../src/contract/duration.js";
 import { readTrafficSplitWeights } from "../src/routers/smi.js";
-import { describeApiError, jsonPatch, mergePatch } from "../src/watch/kube.js";
+import { describeApiError, JSON_PATCH, mergePatch } from "../src/watch/kube.js";
 import { startCanaryCluster } from "../test/e2e/journey.js";
 import { deploymentManifest, serviceManifest } from "../test/fixtures/manifests.js";
 import { type ControlPlane, installCrds, serinCli, startControlPlane } from "../test/harness/index.js";
@@ -43,6 +45,10 @@ const { values: options } = parseArgs({
     "watcher-log": { type: "string" },
     // What-if, not serin as shipped: the watcher's API clients share one keep-alive HTTPS agent.
     "what-if-keep-alive": { type: "boolean", default: false },
+    // How the bench process's own client-node calls (its writes and the Deployment status stand-in, which
+    // plays kube-controller-manager) reach the apiserver: "keep-alive" (as a real controller manager
+    // does) or "per-request" (client-node 1.4's default: a new TLS connection per call).
+    "bench-agent": { type: "string", default: "keep-alive" },
   },
 });
 const canaryCount = Number(options.canaries);
@@ -57,6 +63,27 @@ const timeoutMs = Number(options["timeout-seconds"]) * 1000;
 const probeEveryMs = Number(options["probe-every"]) * 1000;
 if (!Number.isFinite(stepIntervalMs) || stepWeights.some((weight) => !(weight > 0 && weight <= 10_000)))
   throw new Error("--step-interval must be a Go duration and --steps plain weights, e.g. 10,20,30");
+
+const benchAgent = options["bench-agent"];
+if (benchAgent !== "keep-alive" && benchAgent !== "per-request")
+  throw new Error("--bench-agent must be keep-alive or per-request");
+if (benchAgent === "keep-alive") {
+  // Every KubeConfig in this process (the bench's and the stand-in's) gets one keep-alive agent, so the
+  // harness does not load the apiserver with a TLS handshake per call.
+  const apply = KubeConfig.prototype.applySecurityAuthentication;
+  const agents = new WeakMap<KubeConfig, Agent>();
+  KubeConfig.prototype.applySecurityAuthentication = async function (this: KubeConfig, context) {
+    await apply.call(this, context);
+    const fresh = context.getAgent();
+    if (!(fresh instanceof Agent)) return;
+    let agent = agents.get(this);
+    if (!agent) {
+      agent = new Agent({ ...fresh.options, keepAlive: true });
+      agents.set(this, agent);
+    }
+    context.setAgent(agent);
+  };
+}
 
 const FLOW_SCHEMA = "serin-watcher-bench";
 /** serin watch's resync period (src/watch/watcher.ts, resyncMs default). */
@@ -557,7 +584,7 @@ try {
   const body = [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: V2 }];
   await inParallel(names, concurrency, async ({ namespace, name }) => {
     await retried(`ship ${namespace}/${name}`, () =>
-      apps.patchNamespacedDeployment({ name, namespace, body }, jsonPatch),
+      apps.patchNamespacedDeployment({ name, namespace, body }, setHeaderOptions("Content-Type", JSON_PATCH)),
     );
     trackOf(`${namespace}/${name}`).shippedAt = wallNow();
   });
@@ -677,6 +704,7 @@ try {
     `${canaryCount} enabled Deployments in ${namespaceCount} namespaces, steps ${stepsText}, step-interval ` +
       `${stepIntervalText}, one serin watch${options.workers ? ` --workers ${options.workers}` : " (default --workers 4)"}` +
       `${whatIfKeepAlive ? " **WHAT-IF: client-node calls over one keep-alive agent (not serin as shipped)**" : ""}; ` +
+      `bench and status stand-in clients: ${benchAgent}; ` +
       `v2 shipped by ${concurrency} parallel JSON PATCHes of the image (through serin's webhook) in ${fixed(shipSeconds, 1)} s; ` +
       `${finished} of ${canaryCount} canaries reached Succeeded; ${incomplete} split sequences incomplete`,
     `canaries whose split reached canary weight ${sequence.map((weight, index) => `${weight}: ${reached[index]}`).join(", ")}`,

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Build the real control-plane binaries used by serin's end-to-end tests
-# (kube-apiserver, etcd, helm v3, helm v4) from the Go modules pinned under
-# test/controlplane/, with the Go toolchain only.
+# Build the real control-plane binaries used by serin's end-to-end tests and demo
+# (kube-apiserver, kube-controller-manager and kube-scheduler for each Kubernetes
+# minor under test/controlplane/kubernetes-*, etcd, kwok, helm v3, helm v4) from
+# the Go modules pinned under test/controlplane/, with the Go toolchain only.
 #
 # Binaries are cached outside the repo:
 #   ${SERIN_CACHE:-$HOME/.cache/serin}/controlplane/<tool>-<version>-<key12>/<binary>
 # where <key12> is the first 12 hex digits of the sha256 of the tool's
-# go.mod + go.sum + main.go (if any) + the build flags below. A binary is
+# go.mod + go.sum + every .go file of the folder + the build flags below. A binary is
 # rebuilt only when that file is missing, i.e. when a pin or a flag changed.
 #
 # At the end ${SERIN_CACHE:-$HOME/.cache/serin}/controlplane/paths.env holds
-# KUBE_APISERVER=, ETCD=, HELM3=, HELM4= (absolute paths) for the harness.
+# KUBERNETES_VERSIONS= and KUBERNETES_DEFAULT= (minors such as 1.34), then
+# KUBE_APISERVER_<minor>=, KUBE_CONTROLLER_MANAGER_<minor>=, KUBE_SCHEDULER_<minor>=
+# (1_34 for 1.34), ETCD=, HELM3=, HELM4=, KWOK= (absolute paths) and KWOK_STAGES=
+# (the folder of kwok's stage definitions) for the local cluster.
 #
 # Environment:
 #   SERIN_CACHE        cache root (default $HOME/.cache/serin)
@@ -69,7 +73,7 @@ modver() {
 cache_key() {
   local dir="$1" extra="$2" f
   {
-    for f in go.mod go.sum main.go; do
+    for f in go.mod go.sum $(cd "$dir" && find . -name '*.go' | LC_ALL=C sort); do
       if [[ -f "$dir/$f" ]]; then
         printf '== %s\n' "$f"
         cat "$dir/$f"
@@ -117,24 +121,42 @@ build() {
   BUILT="$target"
 }
 
-# --- kube-apiserver ----------------------------------------------------------
-KAS_DIR="$SRC/kube-apiserver"
-KAS_VER="$(modver "$KAS_DIR" k8s.io/kubernetes)"          # v1.34.12
-KAS_MAJOR="${KAS_VER#v}"; KAS_MAJOR="${KAS_MAJOR%%.*}"
-KAS_MINOR="${KAS_VER#v*.}"; KAS_MINOR="${KAS_MINOR%%.*}"
-KAS_LD=""
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  KAS_LD+=" -X $p.gitVersion=$KAS_VER -X $p.gitMajor=$KAS_MAJOR"
-  KAS_LD+=" -X $p.gitMinor=$KAS_MINOR -X $p.gitTreeState=clean"
-  # The module proxy does not record the release commit; clear the
-  # "$Format:%H$" placeholder instead of inventing a hash.
-  KAS_LD+=" -X $p.gitCommit="
-done
+# --- Kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler -------
+# One module per Kubernetes minor under test/controlplane/kubernetes-<minor>/, each with the three
+# commands as packages, so that the three binaries come from the same pinned release.
+# k8s_ld VERSION: the version variables upstream's build sets (hack/lib/version.sh).
+k8s_ld() {
+  local ver="$1" major minor p ld=""
+  major="${ver#v}"; major="${major%%.*}"
+  minor="${ver#v*.}"; minor="${minor%%.*}"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$ver -X $p.gitMajor=$major"
+    ld+=" -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    # The module proxy does not record the release commit; clear the
+    # "$Format:%H$" placeholder instead of inventing a hash.
+    ld+=" -X $p.gitCommit="
+  done
+  echo "$ld"
+}
 # buildDate = the release's publication time recorded for the pinned module
 # (deterministic, unlike the wall clock).
-KAS_LATE='d=$(go list -m -f "{{.Time.UTC.Format \"2006-01-02T15:04:05Z\"}}" k8s.io/kubernetes); echo "-X k8s.io/component-base/version.buildDate=$d -X k8s.io/client-go/pkg/version.buildDate=$d"'
-build kube-apiserver "$KAS_DIR" . kube-apiserver "$KAS_VER" "$KAS_LD" "$KAS_LATE"
-KUBE_APISERVER="$BUILT"
+K8S_LATE='d=$(go list -m -f "{{.Time.UTC.Format \"2006-01-02T15:04:05Z\"}}" k8s.io/kubernetes); echo "-X k8s.io/component-base/version.buildDate=$d -X k8s.io/client-go/pkg/version.buildDate=$d"'
+K8S_ENV=()
+K8S_MINORS=()
+for K8S_DIR in "$SRC"/kubernetes-*; do
+  minor="${K8S_DIR##*/kubernetes-}"   # 1.34
+  K8S_MINORS+=("$minor")
+  ver="$(modver "$K8S_DIR" k8s.io/kubernetes)"
+  ld="$(k8s_ld "$ver")"
+  suffix="${minor//./_}"
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+    build "$cmd" "$K8S_DIR" "./$cmd" "$cmd" "$ver" "$ld" "$K8S_LATE"
+    var="${cmd//-/_}"; var="${var^^}"
+    K8S_ENV+=("${var}_${suffix}=$BUILT")
+  done
+done
+# The default version the tests and the demo run on; the other is for the version matrix.
+K8S_DEFAULT="1.34"
 
 # --- etcd --------------------------------------------------------------------
 ETCD_DIR="$SRC/etcd"
@@ -169,14 +191,39 @@ HELM4_VER="$(modver "$HELM4_DIR" helm.sh/helm/v4)"
 build helm4 "$HELM4_DIR" helm.sh/helm/v4/cmd/helm helm "$HELM4_VER" "$(helm_ld "$HELM4_DIR" 4)"
 HELM4="$BUILT"
 
+# --- kwok: a fake Node and Ready pods, with its stage definitions ---------------
+KWOK_DIR="$SRC/kwok"
+KWOK_VER="$(modver "$KWOK_DIR" sigs.k8s.io/kwok)"
+build kwok "$KWOK_DIR" sigs.k8s.io/kwok/cmd/kwok kwok "$KWOK_VER" ""
+KWOK="$BUILT"
+# The stages kwok's own module ships (kustomize/stage/): node initialize and heartbeat, pod ready,
+# complete and delete. Copied beside the binary so that nothing reads the module cache at run time.
+KWOK_STAGES="$(dirname "$KWOK")/stages"
+if [[ ! -f "$KWOK_STAGES/pod-ready.yaml" ]]; then
+  kwok_src="$(cd "$KWOK_DIR" && go mod download -json sigs.k8s.io/kwok | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  tmp_stages="$(mktemp -d "$(dirname "$KWOK")/.stages.XXXXXX")"
+  cp "$kwok_src"/kustomize/stage/node/fast/node-initialize.yaml \
+    "$kwok_src"/kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    "$kwok_src"/kustomize/stage/pod/fast/pod-ready.yaml \
+    "$kwok_src"/kustomize/stage/pod/fast/pod-complete.yaml \
+    "$kwok_src"/kustomize/stage/pod/fast/pod-delete.yaml "$tmp_stages"/
+  chmod -R a+rX,u+w "$tmp_stages"
+  rm -rf "$KWOK_STAGES"
+  mv "$tmp_stages" "$KWOK_STAGES"
+fi
+
 # --- paths.env ---------------------------------------------------------------
 tmp_env="$(mktemp "$OUT/.paths.env.XXXXXX")"
 TMP_FILES+=("$tmp_env")
 {
-  echo "KUBE_APISERVER=$KUBE_APISERVER"
+  echo "KUBERNETES_VERSIONS=${K8S_MINORS[*]}"
+  echo "KUBERNETES_DEFAULT=$K8S_DEFAULT"
+  printf '%s\n' "${K8S_ENV[@]}"
   echo "ETCD=$ETCD"
   echo "HELM3=$HELM3"
   echo "HELM4=$HELM4"
+  echo "KWOK=$KWOK"
+  echo "KWOK_STAGES=$KWOK_STAGES"
 } >"$tmp_env"
 mv -f "$tmp_env" "$OUT/paths.env"
 echo "wrote $OUT/paths.env"

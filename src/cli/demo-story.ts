@@ -1,7 +1,7 @@
+import { homedir } from "node:os";
 import { formatDuration } from "../contract/duration.js";
+import * as cluster from "../localcluster/index.js";
 import { describeStatus } from "./canary-commands.js";
-
-type Harness = typeof import("../../test/harness/index.js");
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 const say = (text: string) => process.stdout.write(`\n${bold(`▸ ${text}`)}\n`);
@@ -35,18 +35,17 @@ function app(image: string, stepInterval: string): string {
   return `${JSON.stringify(service)}\n${JSON.stringify(deployment)}\n`;
 }
 
-export async function runDemo(options: { stepInterval: number; keep: boolean }): Promise<void> {
-  let harness: Harness;
-  try {
-    harness = await import("../../test/harness/index.js");
-  } catch {
-    throw new Error(
-      "serin demo needs the local control plane of a source checkout: run `npm run demo` there",
-    );
-  }
+export async function runDemo(options: {
+  stepInterval: number;
+  keep: boolean;
+  cache: string;
+}): Promise<void> {
   const interval = formatDuration(options.stepInterval);
-  say("Starting a local control plane: etcd and kube-apiserver, built from their Go modules");
-  const cp = await harness.startControlPlane();
+  say(
+    "Starting a local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (one fake Node), built from their Go modules",
+  );
+  const cacheRoot = options.cache.replace(/^~(?=\/|$)/, homedir());
+  const cp = await cluster.startControlPlane({ cacheRoot });
   try {
     const kubectl = async (args: string[], input?: string) => {
       process.stdout.write(`    $ kubectl ${args.join(" ")}\n`);
@@ -90,17 +89,15 @@ export async function runDemo(options: { stepInterval: number; keep: boolean }):
       throw new Error(`the canary did not reach ${until.join(" or ")} in time`);
     };
 
-    await harness.installCrds(cp, ["trafficsplit-linkerd-smi"]);
+    await cluster.installCrds(cp, ["trafficsplit-linkerd-smi"]);
     show("SMI TrafficSplit CRD installed as linkerd-smi ships it.\n");
     say(
       "Starting serin: the webhook (registered through a MutatingWebhookConfiguration over TLS) and the watcher",
     );
-    const webhook = await harness.startSerinWebhook(cp);
-    await harness.registerWebhook(cp, { port: webhook.port, caBundle: webhook.caBundle });
-    const watcher = await harness.startSerinWatcher(cp);
+    const webhook = await cluster.startSerinWebhook(cp);
+    await cluster.registerWebhook(cp, { port: webhook.port, caBundle: webhook.caBundle });
+    const watcher = await cluster.startSerinWatcher(cp);
     await watcher.waitForLog("watcher started");
-    await harness.startDeploymentStatusStandIn(cp, { delayMs: 500 });
-    show("No kube-controller-manager runs here: a small stand-in marks Deployments as rolled out.\n");
 
     say("A service owner ships v1 with `kubectl apply`, opted in with the label serin.dev/canary=enabled");
     await kubectl(["apply", "-f", "-"], app("registry.example/web:1.0.0", interval));
@@ -116,6 +113,14 @@ export async function runDemo(options: { stepInterval: number; keep: boolean }):
       "deployment",
       "-o",
       "custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image",
+    ]);
+    say("The Deployment controller rolls v2 out to the primary's own pods, as for any rolling update");
+    await kubectl(["rollout", "status", "deployment/web", "--timeout=120s"]);
+    await kubectl([
+      "get",
+      "pods",
+      "-o",
+      "custom-columns=POD:.metadata.name,TRACK:.metadata.labels.serin\\.dev/track,IMAGE:.spec.containers[0].image,PHASE:.status.phase",
     ]);
 
     say("v3 ships, and at its first step the owner aborts it with `serin abort web` (an annotation)");

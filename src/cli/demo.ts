@@ -1,12 +1,12 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { parseDurationFlag } from "../config.js";
 import { parseDuration } from "../contract/duration.js";
 import { flag } from "./options.js";
 
 /**
- * `serin demo`: the whole canary story on a local control plane (a real kube-apiserver and etcd built
- * from their Go modules by `npm run setup`), narrated. The control plane and its helpers are the test
- * harness's, loaded only when the demo runs.
+ * `serin demo`: the whole canary story on a local cluster (real etcd, kube-apiserver,
+ * kube-controller-manager, kube-scheduler and kwok, built from their Go modules by `npm run setup`),
+ * narrated. The local cluster is src/localcluster, loaded only when the demo runs.
  */
 export function demoCommand(): Command {
   return new Command("demo")
@@ -17,8 +17,13 @@ export function demoCommand(): Command {
       flag(parseDurationFlag(parseDuration), "--step-interval"),
       2_000,
     )
-    .option("--keep", "keep the control plane running at the end and print how to reach it", false)
-    .action(async (flags: { stepInterval: number; keep: boolean }) => {
+    .option("--keep", "keep the local cluster running at the end and print how to reach it", false)
+    .addOption(
+      new Option("--cache <dir>", "where scripts/build-controlplane.sh cached the cluster's binaries")
+        .env("SERIN_CACHE")
+        .default("~/.cache/serin"),
+    )
+    .action(async (flags: { stepInterval: number; keep: boolean; cache: string }) => {
       const { runDemo } = await import("./demo-story.js");
       await runDemo(flags);
     });

@@ -12,7 +12,8 @@ import {
 import type { Router, RouteTarget } from "../routers/router.js";
 import { deploymentWriteOps } from "./deployment-write.js";
 import type { EventRecorder } from "./events.js";
-import { ignoreNotFound, isNotFound, jsonPatch, type Kube, mergePatch } from "./kube.js";
+import { ignoreNotFound, isNotFound, JSON_PATCH, type Kube, mergePatch } from "./kube.js";
+import { deploymentPath } from "./raw-json.js";
 
 /** What one reconcile works on: the Deployment as read, and where its traffic goes. */
 export interface Subject {
@@ -76,9 +77,11 @@ export class Executor {
         return;
       case "writeDeployment": {
         const body = deploymentWriteOps(deployment, action.annotations, action.template, action.labels);
-        const written = await this.kube.apps.patchNamespacedDeployment(
-          { name: deployment.metadata?.name ?? "", namespace, body },
-          jsonPatch,
+        const written = await this.kube.raw.send<V1Deployment>(
+          "PATCH",
+          deploymentPath(namespace, deployment.metadata?.name ?? ""),
+          body,
+          JSON_PATCH,
         );
         // Later actions of the same plan (events) refer to the object as now stored.
         subject.deployment = written;
@@ -123,16 +126,13 @@ export class Executor {
     return this.converge(`canary Deployment ${name}`, desired, {
       cached: this.caches.canaries.get(name, namespace),
       differs: canaryDiffers,
-      read: () => this.kube.apps.readNamespacedDeployment({ name, namespace }),
-      create: () => this.kube.apps.createNamespacedDeployment({ namespace, body: desired }),
+      // Raw JSON both ways: the user's template reaches the canary with every field it has.
+      read: () => this.kube.raw.send<V1Deployment>("GET", deploymentPath(namespace, name)),
+      create: () => this.kube.raw.send("POST", deploymentPath(namespace), desired),
       update: (existing) =>
-        this.kube.apps.replaceNamespacedDeployment({
-          name,
-          namespace,
-          body: {
-            ...desired,
-            metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
-          },
+        this.kube.raw.send("PUT", deploymentPath(namespace, name), {
+          ...desired,
+          metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
         }),
     });
   }

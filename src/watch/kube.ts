@@ -6,6 +6,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
+import { RawJsonClient } from "./raw-json.js";
 
 /** The typed API clients the watcher uses, made once from one KubeConfig. */
 export interface Kube {
@@ -13,6 +14,8 @@ export interface Kube {
   apps: AppsV1Api;
   core: CoreV1Api;
   coordination: CoordinationV1Api;
+  /** For what carries a user's pod template: sent and read as the apiserver's JSON, nothing dropped. */
+  raw: RawJsonClient;
 }
 
 export function makeKube(config: KubeConfig): Kube {
@@ -21,10 +24,12 @@ export function makeKube(config: KubeConfig): Kube {
     apps: config.makeApiClient(AppsV1Api),
     core: config.makeApiClient(CoreV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
+    raw: new RawJsonClient(config),
   };
 }
 
-export const jsonPatch = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+/** The content type of a JSON patch (RFC 6902). */
+export const JSON_PATCH = PatchStrategy.JsonPatch;
 export const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export { describeApiError, ignoreNotFound, isConflict, isNotFound } from "../kube-errors.js";

@@ -20,6 +20,7 @@ import {
 import type { Router, RouteTarget } from "../routers/router.js";
 import type { Executor, OwnedCaches, Subject } from "./executor.js";
 import { ignoreNotFound, isNotFound, type Kube } from "./kube.js";
+import { deploymentPath } from "./raw-json.js";
 
 /** What the watcher needs to judge a step: Prometheus for the checks, and the test-gate allowlist. */
 export interface GateRunners {
@@ -75,7 +76,8 @@ export class Reconciler {
     const [namespace = "", name = ""] = key.split("/");
     let deployment: V1Deployment;
     try {
-      deployment = await kube.apps.readNamespacedDeployment({ name, namespace });
+      // Raw JSON: fields client-node's models do not know survive into the canary and the promotion.
+      deployment = await kube.raw.send<V1Deployment>("GET", deploymentPath(namespace, name));
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await this.removeOwned(namespace, name);

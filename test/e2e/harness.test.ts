@@ -1,13 +1,14 @@
 // The harness itself: a real apiserver with real RBAC, CRDs that install, a webhook the apiserver calls,
-// and the Deployment status stand-in doing what `kubectl rollout status` needs.
+// and the real controllers, scheduler and kwok doing what a cluster does with a Deployment.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import {
   installCrds,
+  KWOK_NODE,
   registerWebhook,
-  startDeploymentStatusStandIn,
   startSerinWebhook,
+  UNREADY_ANNOTATION,
   unregisterWebhook,
   withControlPlane,
 } from "../harness/index.js";
@@ -30,11 +31,14 @@ function deploymentYaml(name: string, labels: Record<string, string> = {}): stri
   });
 }
 
-test("the control plane is ready and reports Kubernetes v1.34", async () => {
+test("the control plane is ready and reports the Kubernetes version it was started as", async () => {
   const readyz = await env.cp.get("/readyz");
   assert.equal(readyz.status, 200, readyz.body);
   const version = JSON.parse((await env.cp.get("/version")).body) as { gitVersion: string };
-  assert.match(version.gitVersion, /^v1\.34\.\d+/);
+  assert.ok(
+    version.gitVersion.startsWith(`v${env.cp.kubernetesVersion}.`),
+    `${version.gitVersion} is not ${env.cp.kubernetesVersion}`,
+  );
 });
 
 test("kubectl with the admin kubeconfig lists namespaces", async () => {
@@ -133,34 +137,75 @@ test("CRDs install and their versions show up in kubectl api-versions", async ()
   assert.match(upstream.stdout, /^split\.smi-spec\.io\/v1alpha4$/m);
 });
 
-test("the status stand-in rolls Deployments out, or holds them unready, or fails them", async (t) => {
-  const standIn = await startDeploymentStatusStandIn(env.cp, { delayMs: 300 });
-  t.after(() => standIn.stop());
-
-  const apply = async (name: string) => {
-    const applied = await env.cp.kubectl(["apply", "-f", "-"], { input: deploymentYaml(name) });
-    assert.equal(applied.code, 0, applied.stderr);
-  };
-
-  await apply("rolls-out");
-  const rolledOut = await env.cp.kubectl(["rollout", "status", "deploy/rolls-out", "--timeout=20s"]);
+test("the real controllers roll a Deployment out: ReplicaSet, scheduled pods on kwok's Node, Ready", async () => {
+  const applied = await env.cp.kubectl(["apply", "-f", "-"], { input: deploymentYaml("rolls-out") });
+  assert.equal(applied.code, 0, applied.stderr);
+  const rolledOut = await env.cp.kubectl(["rollout", "status", "deploy/rolls-out", "--timeout=60s"]);
   assert.equal(rolledOut.code, 0, rolledOut.stderr);
   assert.match(rolledOut.stdout, /successfully rolled out/);
 
-  await standIn.holdUnready("default", "held");
-  await apply("held");
-  const held = await env.cp.kubectl(["rollout", "status", "deploy/held", "--timeout=3s"]);
-  assert.notEqual(held.code, 0);
-  assert.match(held.stdout, /0 of 2 updated replicas are available/);
+  const pods = await env.cp.kubectl(["get", "pods", "-l", "app=rolls-out", "-o", "json"]);
+  const items = (
+    JSON.parse(pods.stdout) as {
+      items: {
+        metadata: { ownerReferences?: { kind: string }[] };
+        spec: { nodeName?: string; serviceAccountName?: string };
+        status: { phase: string; podIP?: string };
+      }[];
+    }
+  ).items;
+  assert.equal(items.length, 2);
+  for (const pod of items) {
+    assert.equal(
+      pod.metadata.ownerReferences?.[0]?.kind,
+      "ReplicaSet",
+      "created by the ReplicaSet controller",
+    );
+    assert.equal(pod.spec.nodeName, KWOK_NODE, "placed by the scheduler");
+    assert.equal(pod.spec.serviceAccountName, "default", "admitted with the namespace's ServiceAccount");
+    assert.equal(pod.status.phase, "Running");
+    assert.ok(pod.status.podIP, "kwok gave the pod an address");
+  }
+});
 
-  await standIn.release("default", "held");
-  const released = await env.cp.kubectl(["rollout", "status", "deploy/held", "--timeout=20s"]);
-  assert.equal(released.code, 0, released.stderr);
-
-  await standIn.fail("default", "held");
-  const failed = await env.cp.kubectl(["rollout", "status", "deploy/held", "--timeout=20s"]);
+test("pods annotated never-ready stay unready, and the controller reports the progress deadline", async () => {
+  const manifest = parse(deploymentYaml("held")) as {
+    spec: {
+      progressDeadlineSeconds?: number;
+      template: { metadata: { annotations?: Record<string, string> } };
+    };
+  };
+  manifest.spec.progressDeadlineSeconds = 3;
+  manifest.spec.template.metadata.annotations = { [UNREADY_ANNOTATION]: "true" };
+  const applied = await env.cp.kubectl(["apply", "-f", "-"], { input: stringify(manifest) });
+  assert.equal(applied.code, 0, applied.stderr);
+  const failed = await env.cp.kubectl(["rollout", "status", "deploy/held", "--timeout=60s"]);
   assert.notEqual(failed.code, 0);
   assert.match(failed.stderr, /exceeded its progress deadline/);
+  const pods = await env.cp.kubectl([
+    "get",
+    "pods",
+    "-l",
+    "app=held",
+    "-o",
+    "jsonpath={.items[*].status.phase}",
+  ]);
+  assert.equal(pods.stdout.trim(), "Pending Pending");
+});
+
+test("deleting a Deployment garbage-collects its ReplicaSet and pods", async () => {
+  const applied = await env.cp.kubectl(["apply", "-f", "-"], { input: deploymentYaml("collected") });
+  assert.equal(applied.code, 0, applied.stderr);
+  const rolledOut = await env.cp.kubectl(["rollout", "status", "deploy/collected", "--timeout=60s"]);
+  assert.equal(rolledOut.code, 0, rolledOut.stderr);
+  assert.equal((await env.cp.kubectl(["delete", "deploy", "collected", "--wait=false"])).code, 0);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const left = await env.cp.kubectl(["get", "rs,pods", "-l", "app=collected", "-o", "name"]);
+    if (left.stdout.trim() === "") break;
+    assert.ok(Date.now() < deadline, `still there after 60 s: ${left.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 });
 
 test("the serin webhook, once registered, labels enabled Deployments' pods stable", async (t) => {

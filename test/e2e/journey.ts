@@ -6,11 +6,9 @@ import { readTrafficSplitWeights } from "../../src/routers/smi.js";
 import { type AppOptions, deploymentManifest, serviceManifest } from "../fixtures/manifests.js";
 import {
   type ControlPlane,
-  type DeploymentStatusStandIn,
   registerWebhook,
   repoRoot,
   type SerinWatcher,
-  startDeploymentStatusStandIn,
   startSerinWatcher,
   startSerinWebhook,
   waitFor,
@@ -22,8 +20,8 @@ export type RouteApi =
   | { kind: "httproute"; group: string; version: string };
 
 /**
- * What every canary journey needs around the control plane: the webhook registered, serin's RBAC from
- * the chart, the Deployment status stand-in, and `serin watch` running as serin's service account.
+ * What every canary journey needs around the local cluster: the webhook registered, serin's RBAC from
+ * the chart, and `serin watch` running as serin's service account.
  */
 export async function startCanaryCluster(
   cp: ControlPlane,
@@ -46,7 +44,6 @@ export async function startCanaryCluster(
   const applied = await cp.kubectl(["apply", "-f", "-"], { input: rbac.stdout });
   assert.equal(applied.code, 0, applied.stderr);
   const kubeconfig = await cp.serviceAccountKubeconfig("serin-system", "serin");
-  const status = await startDeploymentStatusStandIn(cp, { delayMs: 200 });
   const startWatcher = async (args: string[] = [], name?: string) => {
     const watcher = await startSerinWatcher(cp, {
       kubeconfig,
@@ -55,7 +52,7 @@ export async function startCanaryCluster(
     });
     return watcher;
   };
-  return { webhook, status, startWatcher };
+  return { webhook, startWatcher };
 }
 
 /** One service owner's namespace: apply, annotate, look at what serin did. */
@@ -220,4 +217,4 @@ export class Journey {
   }
 }
 
-export type { DeploymentStatusStandIn, SerinWatcher };
+export type { SerinWatcher };

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { withControlPlane } from "../harness/index.js";
-import { type DeploymentStatusStandIn, Journey, type SerinWatcher, startCanaryCluster } from "./journey.js";
+import { UNREADY_ANNOTATION, withControlPlane } from "../harness/index.js";
+import { Journey, type SerinWatcher, startCanaryCluster } from "./journey.js";
 
 /** The canary lifecycle as service owners live it: kubectl in, a real apiserver, serin watch as its own process. */
 const env = withControlPlane({ crds: ["trafficsplit-smi-upstream"] });
 const route = { kind: "trafficsplit", version: "v1alpha4" } as const;
 const V2 = "registry.example/web:2.0.0";
 let watcher: SerinWatcher;
-let status: DeploymentStatusStandIn;
 let startWatcher: Awaited<ReturnType<typeof startCanaryCluster>>["startWatcher"];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -17,7 +16,6 @@ describe("canary lifecycle on an SMI TrafficSplit", () => {
   before(
     async () => {
       const cluster = await startCanaryCluster(env.cp);
-      status = cluster.status;
       startWatcher = cluster.startWatcher;
       watcher = await startWatcher();
       await watcher.waitForLog("watcher started");
@@ -197,8 +195,8 @@ describe("canary lifecycle on an SMI TrafficSplit", () => {
     const journey = new Journey(env.cp, "deadline", route);
     const annotations = { "serin.dev/progress-deadline": "3s", "serin.dev/step-interval": "1h" };
     await journey.create({ annotations });
-    await status.holdUnready("deadline", "web-canary");
-    await journey.ship(V2, { annotations });
+    // kwok is told to leave pods with this annotation unready, as if v2's image could not be pulled.
+    await journey.ship(V2, { annotations, podAnnotations: { [UNREADY_ANNOTATION]: "true" } });
     const aborted = await journey.waitForPhase("Aborted", 20_000);
     assert.match(
       aborted["serin.dev/message"] ?? "",

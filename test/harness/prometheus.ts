@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { httpGet } from "./http.js";
-import { freePort, spawnServer, tailFile, waitFor } from "./processes.js";
+import { httpGet } from "../../src/localcluster/http.js";
+import { freePort, spawnServer, tailFile, waitFor } from "../../src/localcluster/processes.js";
 
 export interface Prometheus {
   url: string;

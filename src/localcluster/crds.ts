@@ -1,4 +1,4 @@
-// The third-party CRDs serin routes traffic through (test/crds/*.yaml), installed on a local control
+// The third-party CRDs serin routes traffic through (src/localcluster/crds/*.yaml), installed on a local control
 // plane and waited for until clients can use them.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import { waitFor } from "./processes.js";
 import { repoRoot } from "./repo.js";
 
 /**
- * The files in test/crds. The two TrafficSplit files define the same CRD and are alternatives: install
+ * The files in src/localcluster/crds. The two TrafficSplit files define the same CRD and are alternatives: install
  * one per control plane (going from the upstream one back to linkerd-smi's would drop stored versions,
  * which the apiserver refuses).
  */
@@ -18,7 +18,7 @@ export type CrdName =
   | "httproute-gateway"
   | "httproute-linkerd-policy";
 
-export const crdDir = join(repoRoot, "test", "crds");
+export const crdDir = join(repoRoot, "src", "localcluster", "crds");
 
 interface CrdManifest {
   metadata: { name: string };

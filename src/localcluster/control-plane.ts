@@ -1,15 +1,17 @@
-// A real etcd + kube-apiserver on loopback ports, in a temp dir of its own, with its own certificates and
-// client-certificate identities (so RBAC is enforced), the way controller-runtime's envtest runs them.
-// Nothing else runs: no controller-manager, scheduler or kubelet (see deployment-status.ts for the
-// one controller behaviour serin's tests need).
+// A local cluster on loopback ports, in a temp dir of its own: real etcd, kube-apiserver,
+// kube-controller-manager and kube-scheduler, and kwok keeping one fake Node and its pods Ready. Each
+// component has its own certificate identity, so RBAC is enforced as in a real cluster. serin's demo and
+// end-to-end tests run on it.
 
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
-import { type ControlPlaneBinaries, loadBinaries } from "./binaries.js";
+import { type ControlPlaneBinaries, loadBinaries, pathsEnvFile } from "./binaries.js";
+import { startControllerManager, startScheduler } from "./controllers.js";
 import { httpGet, type RawResponse } from "./http.js";
+import { KWOK_NODE, KWOK_NODE_ANNOTATION, kwokConfig, kwokNode, kwokRbac } from "./kwok.js";
 import {
   type CertificateAuthority,
   createCertificateAuthority,
@@ -44,6 +46,10 @@ export interface CommandOptions {
 export interface ControlPlane {
   /** `https://127.0.0.1:<port>` */
   readonly server: string;
+  /** The Kubernetes minor running, such as "1.34". */
+  readonly kubernetesVersion: string;
+  /** The apiserver's audit log (JSON lines, one per request), when started with `auditLog`. */
+  readonly auditLogFile: string | undefined;
   /** The temp dir holding certificates, kubeconfigs, etcd data and logs; removed by `stop()`. */
   readonly dir: string;
   /** Path of the admin kubeconfig (CN=admin, O=system:masters). */
@@ -74,6 +80,12 @@ export interface ControlPlaneOptions {
   readyTimeoutMs?: number;
   /** Keep `dir` (logs, etcd data) after `stop()` and at exit, for debugging (a SIGKILLed test still loses it). */
   keepDir?: boolean;
+  /** The Kubernetes minor to run (one that the build script built); default the build's default. */
+  kubernetesVersion?: string;
+  /** Where the build script cached the binaries; default ~/.cache/serin. */
+  cacheRoot?: string;
+  /** Record every request in an audit log (user, verb, resource), for counting who writes what. */
+  auditLog?: boolean;
 }
 
 interface Pki {
@@ -190,7 +202,9 @@ async function startApiserver(
   etcdUrl: string,
   pki: Pki,
   readyTimeoutMs: number,
+  auditLog: boolean,
 ): Promise<{ server: ServerProcess; url: string }> {
+  const audit = auditLog ? await auditFlags(dir) : [];
   const files = {
     servingCert: join(dir, "apiserver.crt"),
     servingKey: join(dir, "apiserver.key"),
@@ -223,10 +237,10 @@ async function startApiserver(
         `--service-account-key-file=${files.serviceAccountKey}`,
         `--service-account-signing-key-file=${files.serviceAccountKey}`,
         `--service-account-issuer=${url}`,
-        "--service-cluster-ip-range=10.0.0.0/24",
+        "--service-cluster-ip-range=10.0.0.0/16",
         "--authorization-mode=RBAC",
-        "--disable-admission-plugins=ServiceAccount",
         "--allow-privileged=true",
+        ...audit,
       ],
       { logFile: join(dir, "kube-apiserver.log"), pidFile: join(dir, "kube-apiserver.pid") },
     );
@@ -255,9 +269,44 @@ async function startApiserver(
   });
 }
 
-/** Starts etcd and kube-apiserver and resolves once `/readyz` answers 200. */
+/** Metadata of every request that is not a read (reads would drown the log), for counting writers. */
+async function auditFlags(dir: string): Promise<string[]> {
+  const policy = join(dir, "audit-policy.yaml");
+  await writeFile(
+    policy,
+    stringify({
+      apiVersion: "audit.k8s.io/v1",
+      kind: "Policy",
+      omitStages: ["RequestReceived"],
+      rules: [
+        { level: "None", verbs: ["get", "list", "watch"] },
+        { level: "Metadata", resources: [{ group: "coordination.k8s.io", resources: ["leases"] }] },
+        { level: "Metadata" },
+      ],
+    }),
+  );
+  return [
+    `--audit-policy-file=${policy}`,
+    `--audit-log-path=${join(dir, "audit.log")}`,
+    "--audit-log-format=json",
+  ];
+}
+
+/** Client-certificate identities of the cluster's own components. */
+const COMPONENT_USERS = {
+  controllerManager: "system:kube-controller-manager",
+  scheduler: "system:kube-scheduler",
+  kwok: "kwok-controller",
+} as const;
+
+/**
+ * Starts etcd and kube-apiserver, then kube-controller-manager, kube-scheduler and kwok with its Node,
+ * and resolves once the apiserver is ready, the Node is Ready and the controllers are at work.
+ */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const binaries = await loadBinaries();
+  const binaries = (await loadBinaries(pathsEnvFile(options.cacheRoot))).forVersion(
+    options.kubernetesVersion,
+  );
   const dir = await mkdtemp(join(tmpdir(), "serin-cp-"));
   if (!options.keepDir) removeOnExit(dir);
   const stopGuard = startOrphanGuard(dir);
@@ -275,7 +324,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     pki = await createPki();
     const etcd = await startEtcd(binaries, dir);
     servers.push(etcd.server);
-    const apiserver = await startApiserver(binaries, dir, etcd.url, pki, options.readyTimeoutMs ?? 90_000);
+    const apiserver = await startApiserver(
+      binaries,
+      dir,
+      etcd.url,
+      pki,
+      options.readyTimeoutMs ?? 90_000,
+      options.auditLog ?? false,
+    );
     servers.push(apiserver.server);
     server = apiserver.url;
   } catch (error) {
@@ -312,8 +368,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
 
   let stopping: Promise<void> | undefined;
-  return {
+  const cp: ControlPlane = {
     server,
+    kubernetesVersion: binaries.kubernetesVersion,
+    auditLogFile: options.auditLog ? join(dir, "audit.log") : undefined,
     dir,
     adminKubeconfig,
     caCert,
@@ -364,4 +422,86 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       return stopping;
     },
   };
+  try {
+    await startComponents(cp, binaries, pki, mintKubeconfig, (started) => servers.push(started));
+  } catch (error) {
+    await cp.stop();
+    throw error;
+  }
+  return cp;
+}
+
+/**
+ * kube-controller-manager, kube-scheduler and kwok, each under its own identity; resolves once kwok's Node
+ * is Ready and the service-account controller has given `default` its ServiceAccount.
+ */
+async function startComponents(
+  cp: ControlPlane,
+  binaries: ControlPlaneBinaries,
+  pki: Pki,
+  mintKubeconfig: (user: string, groups: readonly string[]) => Promise<string>,
+  track: (server: ServerProcess) => void,
+): Promise<void> {
+  const dir = cp.dir;
+  const rootCa = join(dir, "root-ca.crt");
+  const stagesConfig = join(dir, "kwok.yaml");
+  const [controllerManagerKubeconfig, schedulerKubeconfig, kwokKubeconfig] = await Promise.all([
+    mintKubeconfig(COMPONENT_USERS.controllerManager, []),
+    mintKubeconfig(COMPONENT_USERS.scheduler, []),
+    mintKubeconfig(COMPONENT_USERS.kwok, []),
+    writeFile(rootCa, pki.servingCa.certPem),
+    kwokConfig(binaries.kwokStages).then((text) => writeFile(stagesConfig, text)),
+  ]);
+  const setup = await cp.kubectl(["apply", "-f", "-"], {
+    input: `${kwokRbac(COMPONENT_USERS.kwok)}${kwokNode()}\n`,
+  });
+  if (setup.code !== 0) throw new Error(`creating kwok's RBAC and Node failed: ${setup.stderr.trim()}`);
+
+  const files = {
+    dir,
+    controllerManagerKubeconfig: controllerManagerKubeconfig as string,
+    schedulerKubeconfig: schedulerKubeconfig as string,
+    serviceAccountKey: join(dir, "sa.key"),
+    rootCa,
+  };
+  const components = [
+    startControllerManager(binaries, files),
+    startScheduler(binaries, files),
+    spawnServer(
+      "kwok",
+      binaries.kwok,
+      [
+        `--kubeconfig=${kwokKubeconfig}`,
+        `--config=${stagesConfig}`,
+        "--manage-all-nodes=false",
+        `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+        "--cidr=10.244.0.0/16",
+        "--node-ip=10.200.0.10",
+        "--v=1",
+      ],
+      { logFile: join(dir, "kwok.log"), pidFile: join(dir, "kwok.pid") },
+    ),
+  ];
+  for (const component of components) track(component);
+  const exitedEarly = () => {
+    for (const component of components) {
+      const error = earlyExitError(component);
+      if (error) throw error;
+    }
+  };
+  await waitFor(
+    async () => {
+      const node = await cp.get(`/api/v1/nodes/${KWOK_NODE}`);
+      const conditions =
+        (JSON.parse(node.body) as { status?: { conditions?: { type: string; status: string }[] } }).status
+          ?.conditions ?? [];
+      if (!conditions.some((c) => c.type === "Ready" && c.status === "True"))
+        throw new Error(`Node ${KWOK_NODE} is not Ready yet`);
+      const account = await cp.get("/api/v1/namespaces/default/serviceaccounts/default");
+      if (account.status !== 200) throw new Error("the ServiceAccount default/default does not exist yet");
+      return true;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: "kwok's Node to be Ready and the controllers at work" },
+    exitedEarly,
+  );
 }

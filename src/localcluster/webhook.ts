@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   AdmissionregistrationV1Api,
   ApiException,
@@ -24,7 +25,6 @@ import {
   tailFile,
   waitFor,
 } from "./processes.js";
-import { repoRoot } from "./repo.js";
 
 export interface SerinWebhook {
   port: number;
@@ -45,14 +45,15 @@ export interface SerinWebhookOptions {
   readyTimeoutMs?: number;
 }
 
-export const serinCli = join(repoRoot, "dist", "src", "cli", "main.js");
+/** The compiled `serin` command beside this module (dist/src/cli/main.js). */
+export const serinCli = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
 /** Starts `serin webhook` on a free loopback port with a fresh cert dir; resolves once `/readyz` answers 200. */
 export async function startSerinWebhook(
   cp: ControlPlane,
   options: SerinWebhookOptions = {},
 ): Promise<SerinWebhook> {
-  if (!existsSync(serinCli)) throw new Error(`${serinCli} is missing: build first with npx tsc -p .`);
+  if (!existsSync(serinCli)) throw new Error(`${serinCli} is missing: build first with npm run build`);
   const dir = await mkdtemp(join(tmpdir(), "serin-webhook-"));
   removeOnExit(dir);
   const stopGuard = startOrphanGuard(dir);
