@@ -84,8 +84,13 @@ export interface ControlPlaneOptions {
   kubernetesVersion?: string;
   /** Where the build script cached the binaries; default ~/.cache/serin. */
   cacheRoot?: string;
-  /** Record every request in an audit log (user, verb, resource), for counting who writes what. */
-  auditLog?: boolean;
+  /**
+   * Record requests in an audit log (user, verb, resource), for counting who writes what: every write, and
+   * the reads too of the users listed.
+   */
+  auditLog?: boolean | { readsOf: readonly string[] };
+  /** kube-apiserver --feature-gates, e.g. to serve an alpha field of the pod template. */
+  featureGates?: Record<string, boolean>;
 }
 
 interface Pki {
@@ -202,9 +207,12 @@ async function startApiserver(
   etcdUrl: string,
   pki: Pki,
   readyTimeoutMs: number,
-  auditLog: boolean,
+  options: ControlPlaneOptions,
 ): Promise<{ server: ServerProcess; url: string }> {
-  const audit = auditLog ? await auditFlags(dir) : [];
+  const audit = options.auditLog
+    ? await auditFlags(dir, options.auditLog === true ? [] : options.auditLog.readsOf)
+    : [];
+  const gates = Object.entries(options.featureGates ?? {}).map(([gate, on]) => `${gate}=${on}`);
   const files = {
     servingCert: join(dir, "apiserver.crt"),
     servingKey: join(dir, "apiserver.key"),
@@ -241,6 +249,7 @@ async function startApiserver(
         "--authorization-mode=RBAC",
         "--allow-privileged=true",
         ...audit,
+        ...(gates.length > 0 ? [`--feature-gates=${gates.join(",")}`] : []),
       ],
       { logFile: join(dir, "kube-apiserver.log"), pidFile: join(dir, "kube-apiserver.pid") },
     );
@@ -269,8 +278,11 @@ async function startApiserver(
   });
 }
 
-/** Metadata of every request that is not a read (reads would drown the log), for counting writers. */
-async function auditFlags(dir: string): Promise<string[]> {
+/**
+ * Metadata of every request that is not a read (reads would drown the log), and of every request of the
+ * users in `readsOf`, for counting who asks what.
+ */
+async function auditFlags(dir: string, readsOf: readonly string[]): Promise<string[]> {
   const policy = join(dir, "audit-policy.yaml");
   await writeFile(
     policy,
@@ -279,6 +291,7 @@ async function auditFlags(dir: string): Promise<string[]> {
       kind: "Policy",
       omitStages: ["RequestReceived"],
       rules: [
+        ...(readsOf.length > 0 ? [{ level: "Metadata", users: [...readsOf] }] : []),
         { level: "None", verbs: ["get", "list", "watch"] },
         { level: "Metadata", resources: [{ group: "coordination.k8s.io", resources: ["leases"] }] },
         { level: "Metadata" },
@@ -330,7 +343,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       etcd.url,
       pki,
       options.readyTimeoutMs ?? 90_000,
-      options.auditLog ?? false,
+      options,
     );
     servers.push(apiserver.server);
     server = apiserver.url;

@@ -83,7 +83,12 @@ export class Journey {
 
   /** `kubectl apply` of the Deployment with another image (and the same annotations). */
   ship(image: string, options: AppOptions = {}) {
-    return this.apply(deploymentManifest({ name: this.name, image, ...options }));
+    return this.apply(this.manifest(image, options));
+  }
+
+  /** The Deployment's manifest with `image`, as `ship` would apply it. */
+  manifest(image: string, options: AppOptions = {}): string {
+    return deploymentManifest({ name: this.name, image, ...options });
   }
 
   async annotate(key: string, value: string | null): Promise<void> {

@@ -1,0 +1,66 @@
+// The cost serin causes the cluster, measured by the apiserver's audit log: serin's own requests per step
+// of a canary, and the writes the controller manager makes because of them. Printed for the reader;
+// BENCHMARKS.md keeps a run's figures.
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import { type AuditedRequest, countRequests, readAuditLog, WRITE_VERBS } from "../harness/audit.js";
+import { withControlPlane } from "../harness/index.js";
+import { Journey, startCanaryCluster } from "./journey.js";
+
+const SERIN = "system:serviceaccount:serin-system:serin";
+const env = withControlPlane({ crds: ["trafficsplit-smi-upstream"], auditLog: { readsOf: [SERIN] } });
+const route = { kind: "trafficsplit", version: "v1alpha4" } as const;
+const isController = (user: string) => user.startsWith("system:serviceaccount:kube-system:");
+
+describe("what a canary costs the cluster", () => {
+  before(
+    async () => {
+      const cluster = await startCanaryCluster(env.cp);
+      const watcher = await cluster.startWatcher();
+      await watcher.waitForLog("watcher started");
+    },
+    { timeout: 60_000 },
+  );
+
+  test("serin's requests and the controller manager's writes per step, counted by the apiserver", async () => {
+    const journey = new Journey(env.cp, "cost", route);
+    const annotations = { "serin.dev/steps": "10,20,30,40,50", "serin.dev/step-interval": "2s" };
+    await journey.create({ annotations });
+    await journey.ship("registry.example/web:2.0.0", { annotations });
+    // The window: from the first step (canary ready, weight 10%) to the last (50%): four steps taken.
+    await journey.waitForCanaryWeight(1_000, 60_000);
+    const from = Date.now();
+    await journey.waitForCanaryWeight(5_000, 60_000);
+    const to = Date.now();
+    const steps = 4;
+    // The audit log is written as requests complete; give the last ones a moment.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    const log = env.cp.auditLogFile;
+    assert.ok(log, "the cluster keeps an audit log");
+    const inWindow = (await readAuditLog(log)).filter(
+      (request) => request.namespace === "cost" && request.at >= from && request.at <= to,
+    );
+    const serin = inWindow.filter((request) => request.user === SERIN);
+    const controllers = inWindow.filter(
+      (request) => isController(request.user) && WRITE_VERBS.has(request.verb),
+    );
+    const perStep = (requests: readonly AuditedRequest[]) => (requests.length / steps).toFixed(1);
+    const table = [
+      `requests per step of one canary (${steps} steps, ${((to - from) / 1000).toFixed(1)} s, Kubernetes ${env.cp.kubernetesVersion})`,
+      `  serin, all requests:                    ${perStep(serin)}`,
+      `  serin, writes:                          ${perStep(serin.filter((r) => WRITE_VERBS.has(r.verb)))}`,
+      `  controller manager, writes:             ${perStep(controllers)}`,
+      "  by user, verb and resource (whole window):",
+      ...countRequests([...serin, ...controllers]).map(
+        ([key, count]) => `    ${String(count).padStart(4)}  ${key}`,
+      ),
+    ].join("\n");
+    process.stdout.write(`${table}\n`);
+
+    const weightWrites = serin.filter((r) => WRITE_VERBS.has(r.verb) && r.resource === "trafficsplits");
+    assert.ok(weightWrites.length >= steps, `one weight write per step at least:\n${table}`);
+    // Today's figure is about 8; a change that makes serin chattier than this fails here.
+    assert.ok(serin.length / steps <= 12, `serin makes at most 12 requests per step:\n${table}`);
+  });
+});

@@ -1,0 +1,54 @@
+// Reading the apiserver's audit log: who made which request, to count the requests serin causes.
+import { readFile } from "node:fs/promises";
+
+export interface AuditedRequest {
+  user: string;
+  verb: string;
+  /** resource, or resource/subresource */
+  resource: string;
+  namespace: string;
+  name: string;
+  /** Milliseconds since the epoch, when the apiserver received the request. */
+  at: number;
+}
+
+interface AuditEvent {
+  stage?: string;
+  verb?: string;
+  user?: { username?: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
+  requestReceivedTimestamp?: string;
+}
+
+/** The completed requests of an audit log (JSON lines), oldest first. */
+export async function readAuditLog(file: string): Promise<AuditedRequest[]> {
+  const text = await readFile(file, "utf8");
+  const requests: AuditedRequest[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const event = JSON.parse(line) as AuditEvent;
+    if (event.stage !== "ResponseComplete") continue;
+    const ref = event.objectRef ?? {};
+    requests.push({
+      user: event.user?.username ?? "",
+      verb: event.verb ?? "",
+      resource: ref.subresource ? `${ref.resource}/${ref.subresource}` : (ref.resource ?? ""),
+      namespace: ref.namespace ?? "",
+      name: ref.name ?? "",
+      at: Date.parse(event.requestReceivedTimestamp ?? ""),
+    });
+  }
+  return requests;
+}
+
+export const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
+
+/** Counts of requests by "user verb resource", most first. */
+export function countRequests(requests: readonly AuditedRequest[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const request of requests) {
+    const key = `${request.user} ${request.verb} ${request.resource}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
