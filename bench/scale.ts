@@ -45,9 +45,8 @@ const { values: options } = parseArgs({
     "watcher-log": { type: "string" },
     // What-if, not serin as shipped: the watcher's API clients share one keep-alive HTTPS agent.
     "what-if-keep-alive": { type: "boolean", default: false },
-    // How the bench process's own client-node calls (its writes and the Deployment status stand-in, which
-    // plays kube-controller-manager) reach the apiserver: "keep-alive" (as a real controller manager
-    // does) or "per-request" (client-node 1.4's default: a new TLS connection per call).
+    // How the bench process's own client-node calls (its writes and watches) reach the apiserver:
+    // "keep-alive" or "per-request" (client-node 1.4's default: a new TLS connection per call).
     "bench-agent": { type: "string", default: "keep-alive" },
   },
 });
@@ -68,7 +67,7 @@ const benchAgent = options["bench-agent"];
 if (benchAgent !== "keep-alive" && benchAgent !== "per-request")
   throw new Error("--bench-agent must be keep-alive or per-request");
 if (benchAgent === "keep-alive") {
-  // Every KubeConfig in this process (the bench's and the stand-in's) gets one keep-alive agent, so the
+  // Every KubeConfig in this process gets one keep-alive agent, so the
   // harness does not load the apiserver with a TLS handshake per call.
   const apply = KubeConfig.prototype.applySecurityAuthentication;
   const agents = new WeakMap<KubeConfig, Agent>();
@@ -430,17 +429,8 @@ const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 try {
   await installCrds(cp, ["trafficsplit-smi-upstream"]);
   const cluster = await startCanaryCluster(cp);
-  // The harness's apiserver serves Services from 10.0.0.0/24; at three ClusterIPs per app (the apex and
-  // serin's two track Services) that runs out at about 84 apps. A second ServiceCIDR (GA since 1.33) adds room.
-  const serviceCidr = {
-    apiVersion: "networking.k8s.io/v1",
-    kind: "ServiceCIDR",
-    metadata: { name: "serin-scale-bench" },
-    spec: { cidrs: ["10.96.0.0/16"] },
-  };
-  const applied = await cp.kubectl(["apply", "-f", "-"], {
-    input: JSON.stringify({ apiVersion: "v1", kind: "List", items: [flowSchema, serviceCidr] }),
-  });
+  // The local cluster serves Services from a /16: room for three ClusterIPs per app at any N here.
+  const applied = await cp.kubectl(["apply", "-f", "-"], { input: JSON.stringify(flowSchema) });
   if (applied.code !== 0) throw new Error(applied.stderr);
   await sleep(2_000); // the APF config controller picks the FlowSchema up
   const nodeOptions = process.env.NODE_OPTIONS;
@@ -478,7 +468,7 @@ try {
   };
   const cpuNow = () => ({
     ...Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)])),
-    "bench (+ status stand-in)": (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    "bench": (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   });
 
   const sampler = setInterval(
@@ -704,7 +694,7 @@ try {
     `${canaryCount} enabled Deployments in ${namespaceCount} namespaces, steps ${stepsText}, step-interval ` +
       `${stepIntervalText}, one serin watch${options.workers ? ` --workers ${options.workers}` : " (default --workers 4)"}` +
       `${whatIfKeepAlive ? " **WHAT-IF: client-node calls over one keep-alive agent (not serin as shipped)**" : ""}; ` +
-      `bench and status stand-in clients: ${benchAgent}; ` +
+      `bench clients: ${benchAgent}; ` +
       `v2 shipped by ${concurrency} parallel JSON PATCHes of the image (through serin's webhook) in ${fixed(shipSeconds, 1)} s; ` +
       `${finished} of ${canaryCount} canaries reached Succeeded; ${incomplete} split sequences incomplete`,
     `canaries whose split reached canary weight ${sequence.map((weight, index) => `${weight}: ${reached[index]}`).join(", ")}`,
@@ -765,7 +755,7 @@ try {
     "|---|---|---|",
     ...cpuRows,
     "",
-    "apiserver_request_total, in-flight window, all clients (watcher, status stand-in, bench):",
+    "apiserver_request_total, in-flight window, all clients (watcher, controllers, kwok, bench):",
     "",
     "| verb resource | requests |",
     "|---|---|",

@@ -41,7 +41,7 @@ export function localStages(stages: readonly Stage[]): Stage[] {
   });
 }
 
-/** The `--config` file for kwok: its options and every stage, as one multi-document YAML. */
+/** The `--config` file for kwok: every stage, as one multi-document YAML (kwok's options stay its defaults). */
 export async function kwokConfig(stagesDir: string): Promise<string> {
   const stages: Stage[] = [];
   for (const file of KWOK_STAGE_FILES) {
@@ -51,12 +51,9 @@ export async function kwokConfig(stagesDir: string): Promise<string> {
       if (stage) stages.push(stage);
     }
   }
-  const options = {
-    apiVersion: "config.kwok.x-k8s.io/v1alpha1",
-    kind: "KwokConfiguration",
-    options: {},
-  };
-  return [options, ...localStages(stages)].map((document) => stringify(document)).join("---\n");
+  return localStages(stages)
+    .map((document) => stringify(document))
+    .join("---\n");
 }
 
 /** The ClusterRole kwok needs and its binding to the user `kwok-controller`, kwok's identity here. */
