@@ -174,6 +174,8 @@ export function spawnServer(
     exited: () => exit,
     async stop(graceMs = 5_000) {
       if (exit) return;
+      // Unreferenced, a child's exit would not keep the event loop alive long enough to be awaited.
+      child.ref();
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       await gone;
