@@ -67,6 +67,25 @@ async function kubectlIn(journey: Journey, args: string[]) {
   return result;
 }
 
+/** The annotations of the primary's ReplicaSet of Deployment revision `revision`. */
+async function replicaSetAnnotations(journey: Journey, revision: string): Promise<Record<string, string>> {
+  const result = await kubectlIn(journey, [
+    "get",
+    "replicasets",
+    "-l",
+    "serin.dev/track=stable",
+    "-o",
+    "json",
+  ]);
+  const items = (
+    JSON.parse(result.stdout) as { items: { metadata: { annotations?: Record<string, string> } }[] }
+  ).items;
+  const match = items.find(
+    (rs) => rs.metadata.annotations?.["deployment.kubernetes.io/revision"] === revision,
+  );
+  return match?.metadata.annotations ?? {};
+}
+
 async function podImages(journey: Journey, track: string): Promise<string[]> {
   const result = await kubectlIn(journey, [
     "get",
@@ -192,12 +211,19 @@ describe("serin on the real controllers", () => {
       "the budget to expect 3 primary + 3 canary pods",
       60_000,
     );
-    const hpa = JSON.parse((await kubectlIn(journey, ["get", "hpa", "web", "-o", "json"])).stdout) as {
-      status?: { conditions?: { type: string; status: string; reason: string }[] };
-    };
-    const scalingActive = hpa.status?.conditions?.find((condition) => condition.type === "ScalingActive");
-    // No metrics API runs here: the HPA enforces its minimum but cannot compute utilisation.
-    assert.equal(scalingActive?.status, "False");
+    // No metrics API runs here: the HPA enforces its minimum but cannot compute utilisation (its next
+    // sync, up to 15 s later, says so). With one, it would average over the canary's pods as well.
+    await journey.waitFor(
+      async () => {
+        const hpa = JSON.parse((await kubectlIn(journey, ["get", "hpa", "web", "-o", "json"])).stdout) as {
+          status?: { conditions?: { type: string; status: string; reason: string }[] };
+        };
+        const active = hpa.status?.conditions?.find((condition) => condition.type === "ScalingActive");
+        return active?.status === "False" && active.reason === "FailedGetResourceMetric";
+      },
+      "the HPA to report that it cannot get the CPU metric",
+      45_000,
+    );
     assert.equal((await journey.annotations())["serin.dev/phase"], "Progressing", "the canary goes on");
     assert.deepEqual(await journey.weights(), { stable: 9_000, canary: 1_000 });
   });
@@ -219,11 +245,26 @@ describe("serin on the real controllers", () => {
     await journey.ship(V2, { annotations: quick });
     await journey.waitForPhase("Succeeded", 60_000);
     await kubectlIn(journey, ["rollout", "status", "deployment/web", "--timeout=60s"]);
+    const promotedRevision = (await replicaSetAnnotations(journey, "1"))["serin.dev/pending-revision"];
+    // kubectl's undo replaces the Deployment's annotations with those the Deployment controller copied
+    // into the old ReplicaSet: serin's bookkeeping of that time (phase, state, pending revision) included.
+    assert.ok(promotedRevision, "the Deployment controller copied serin's annotations into the ReplicaSet");
     const undone = await kubectlIn(journey, ["rollout", "undo", "deployment/web"]);
+    const revision = /revision ([0-9a-f]{10}) held back/.exec(undone.stderr)?.[1];
+    // The webhook sees a new template and writes its own pending revision over the copied one.
+    assert.ok(revision);
+    assert.notEqual(revision, promotedRevision);
     assert.match(undone.stderr, /Warning: serin: revision [0-9a-f]{10} held back for a canary/);
     await journey.waitFor(
-      async () => (await journey.image("web-canary")) === "registry.example/web:1.0.0",
-      "the canary to run v1 again",
+      async () => {
+        const canary = await journey.get("web-canary");
+        const image = canary?.spec?.template.spec?.containers[0]?.image;
+        return (
+          image === "registry.example/web:1.0.0" &&
+          canary?.metadata?.annotations?.["serin.dev/revision"] === revision
+        );
+      },
+      "the canary to run v1 again, as the webhook's new revision",
       30_000,
     );
     await journey.waitForPhase("Succeeded", 60_000);
