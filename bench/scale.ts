@@ -468,7 +468,7 @@ try {
   };
   const cpuNow = () => ({
     ...Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)])),
-    "bench": (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   });
 
   const sampler = setInterval(
