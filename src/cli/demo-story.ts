@@ -2,11 +2,11 @@ import { homedir } from "node:os";
 import { formatDuration } from "../contract/duration.js";
 import * as cluster from "../localcluster/index.js";
 import { describeStatus } from "./canary-commands.js";
+import { followCanary } from "./follow.js";
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 const say = (text: string) => process.stdout.write(`\n${bold(`▸ ${text}`)}\n`);
 const show = (text: string) => process.stdout.write(text.replace(/^/gm, "    ").replace(/ +$/, ""));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function app(image: string, stepInterval: string): string {
   const deployment = {
@@ -57,36 +57,30 @@ export async function runDemo(options: {
       show(`${result.stdout}${warnings ? `${warnings}\n` : ""}`);
       if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
     };
-    const status = async () => {
-      const result = await cp.kubectl(["get", "deployment", "web", "-o", "json"]);
-      return describeStatus(JSON.parse(result.stdout));
-    };
-    const weights = async () => {
-      const result = await cp.kubectl([
-        "get",
-        "trafficsplit",
-        "web",
-        "-o",
-        "jsonpath={.spec.backends[*].weight}",
-      ]);
-      const [stable = "-", canary = "-"] = result.stdout.trim().split(" ");
-      return `TrafficSplit web: web-stable ${stable}, web-canary ${canary} (out of 10000)`;
-    };
-    /** Prints serin's status whenever it changes, until the phase is one of `until`. */
+    /** Prints serin's status at every change of the Deployment or its split, until the phase is one of `until`. */
     const follow = async (until: string[], timeoutMs = 120_000) => {
       let last = "";
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const text = `${await status()}${await weights()}\n`;
-        if (text !== last) {
-          show(`\n${text}`);
-          last = text;
-        }
-        const phase = /^phase:\s+(\S+)/m.exec(text)?.[1] ?? "";
-        if (until.includes(phase)) return;
-        await sleep(250);
-      }
-      throw new Error(`the canary did not reach ${until.join(" or ")} in time`);
+      await followCanary(
+        cp.kubeConfig(),
+        {
+          namespace: "default",
+          name: "web",
+          splitCollection: "/apis/split.smi-spec.io/v1alpha2/namespaces/default/trafficsplits",
+          splitName: "web",
+        },
+        ({ deployment, split }) => {
+          const backends = (split as { spec?: { backends?: { weight?: unknown }[] } } | undefined)?.spec
+            ?.backends;
+          const [stable = "-", canary = "-"] = (backends ?? []).map((backend) => String(backend.weight));
+          const text = `${describeStatus(deployment)}TrafficSplit web: web-stable ${stable}, web-canary ${canary} (out of 10000)\n`;
+          if (text !== last) {
+            show(`\n${text}`);
+            last = text;
+          }
+          return until.includes(/^phase:\s+(\S+)/m.exec(text)?.[1] ?? "");
+        },
+        timeoutMs,
+      );
     };
 
     await cluster.installCrds(cp, ["trafficsplit-linkerd-smi"]);
