@@ -25,7 +25,7 @@ if (files.length === 0) {
 console.log(`run-tests: ${files.length} files: ${files.map((file) => relative("dist", file)).join(" ")}`);
 const result = spawnSync(
   process.execPath,
-  ["--enable-source-maps", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
+  ["--enable-source-maps", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);
