@@ -13,6 +13,12 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
+/**
+ * The longest duration any annotation may give: 24h. Node clamps timers past 2^31-1 ms (about 24.8
+ * days) to 1 ms, so an unbounded hold would turn into a busy loop of reconciles.
+ */
+export const MAX_DURATION_MS = 24 * 3_600_000;
+
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
 
 /** Milliseconds, or undefined when the text is not a Go duration. Sign is not accepted. */
@@ -27,7 +33,8 @@ export function parseDuration(text: string): number | undefined {
     if (!match || match.index !== start) return undefined;
     total += Number(match[1]) * (UNIT_MS[match[2] as string] as number);
   }
-  return Math.round(total);
+  // 400 digits of seconds are a valid spelling of Infinity.
+  return Number.isFinite(total) ? Math.round(total) : undefined;
 }
 
 /** The shortest Go-style spelling of a whole number of milliseconds ("1h30m", "1.5s", "250ms"). */

@@ -1,6 +1,7 @@
 import { ANALYSIS_ALLOWED, type MetricCheck, parseAnalysis } from "./analysis.js";
-import { parseDuration } from "./duration.js";
-import { ACTIONS, type Action, UserKey } from "./keys.js";
+import { MAX_DURATION_MS, parseDuration } from "./duration.js";
+import { ACTIONS, type Action, PREFIX, UserKey } from "./keys.js";
+import { shorten } from "./quote.js";
 import { type Parsed, parseSteps, STEPS_ALLOWED, type Step } from "./steps.js";
 import { clusterLocalOnly, parseTestUrls, type TestUrlPolicy } from "./test-urls.js";
 
@@ -20,6 +21,7 @@ export interface CanarySpec {
 /** One bad annotation, said so that the user can fix it without reading our code. */
 export interface AnnotationError {
   key: string;
+  /** The value as written, or as JSON when it is not a string. */
   value: string;
   problem: string;
   allowed: string;
@@ -31,7 +33,19 @@ export interface SpecOptions {
   testUrlPolicy?: TestUrlPolicy;
   /** Names of the metric templates configured; undefined: any name is accepted. */
   metricTemplates?: readonly string[];
+  /**
+   * The Deployment's namespace: test gates may call only its Services (unless the allowlist says
+   * more), and a bare Service name in a test URL is resolved into it.
+   */
+  namespace?: string;
 }
+
+/**
+ * The longest value of a user annotation, in bytes. The longest sensible one (a list of test URLs)
+ * is far shorter; a bound keeps denials, Events and the watcher's work small whatever is sent.
+ */
+export const ANNOTATION_VALUE_MAX_BYTES = 4_096;
+export const FAILURE_LIMIT_MAX = 100;
 
 export const DEFAULTS = {
   steps: "10,25,50,75",
@@ -41,7 +55,7 @@ export const DEFAULTS = {
   progressDeadline: "10m",
 } as const;
 
-const DURATION_ALLOWED = 'a Go duration of at least 1s, such as "30s", "2m" or "1h30m"';
+const DURATION_ALLOWED = 'a Go duration from 1s to 24h, such as "30s", "2m" or "1h30m"';
 const SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 // "<service>-canary" must still be a valid Service name.
 const SERVICE_NAME_MAX = 63 - "-canary".length;
@@ -50,6 +64,7 @@ function parseMinDuration(text: string): Parsed<number> {
   const ms = parseDuration(text);
   if (ms === undefined) return { ok: false, problem: "is not a duration" };
   if (ms < 1_000) return { ok: false, problem: "is shorter than 1s" };
+  if (ms > MAX_DURATION_MS) return { ok: false, problem: "is longer than 24h" };
   return { ok: true, value: ms };
 }
 
@@ -65,7 +80,8 @@ function parseServiceName(text: string): Parsed<string> {
 }
 
 function parseFailureLimit(text: string): Parsed<number> {
-  if (!/^\d{1,4}$/.test(text)) return { ok: false, problem: "is not a whole number" };
+  if (!/^\d+$/.test(text)) return { ok: false, problem: "is not a whole number" };
+  if (Number(text) > FAILURE_LIMIT_MAX) return { ok: false, problem: `is more than ${FAILURE_LIMIT_MAX}` };
   return { ok: true, value: Number(text) };
 }
 
@@ -84,8 +100,14 @@ export function parseCanarySpec(
   deploymentName: string,
   options: SpecOptions = {},
 ): SpecResult {
-  const given = annotations ?? {};
+  // Typed as strings, but sent by anyone as JSON: numbers, objects and null arrive here too.
+  const given: Readonly<Record<string, unknown>> = annotations ?? {};
   const errors: AnnotationError[] = [];
+  const userKeys: readonly string[] = Object.values(UserKey);
+  for (const [key, value] of Object.entries(given)) {
+    if (key.startsWith(PREFIX) && !userKeys.includes(key) && typeof value !== "string")
+      errors.push(notAString(key, value, "a string"));
+  }
   function field<T>(
     key: string,
     fallback: string | undefined,
@@ -93,6 +115,15 @@ export function parseCanarySpec(
     allowed: string,
   ): T | undefined {
     const value = given[key];
+    if (value !== undefined && typeof value !== "string") {
+      errors.push(notAString(key, value, allowed));
+      return undefined;
+    }
+    if (value !== undefined && Buffer.byteLength(value) > ANNOTATION_VALUE_MAX_BYTES) {
+      const problem = `is ${Buffer.byteLength(value)} bytes long, more than ${ANNOTATION_VALUE_MAX_BYTES}`;
+      errors.push({ key, value, problem, allowed });
+      return undefined;
+    }
     const text = value ?? fallback;
     if (text === undefined) return undefined;
     const parsed = parse(text);
@@ -137,14 +168,14 @@ export function parseCanarySpec(
     UserKey.failureLimit,
     DEFAULTS.failureLimit,
     parseFailureLimit,
-    "a whole number ≥ 0",
+    `a whole number from 0 to ${FAILURE_LIMIT_MAX}`,
   );
   const policy = options.testUrlPolicy ?? clusterLocalOnly;
   const tests =
     field(
       UserKey.tests,
       undefined,
-      (text) => parseTestUrls(text, policy),
+      (text) => parseTestUrls(text, policy, options.namespace),
       `comma-separated http(s) URLs, each on ${policy.describe}`,
     ) ?? [];
   const progressDeadlineMs = field(
@@ -182,6 +213,20 @@ export function parseCanarySpec(
   };
 }
 
+function notAString(key: string, value: unknown, allowed: string): AnnotationError {
+  const type = typeof value;
+  const kind =
+    value === null
+      ? "null"
+      : Array.isArray(value)
+        ? "an array"
+        : type === "object"
+          ? "an object"
+          : `a ${type}`;
+  return { key, value: JSON.stringify(value) ?? String(value), problem: `is ${kind}, not a string`, allowed };
+}
+
+/** One line per bad annotation; the value is quoted once and cut short, so a denial stays small. */
 export function describeError(error: AnnotationError): string {
-  return `${error.key}="${error.value}" ${error.problem}; allowed: ${error.allowed}`;
+  return `${error.key}="${shorten(error.value)}" ${error.problem}; allowed: ${error.allowed}`;
 }

@@ -1,4 +1,5 @@
 import { WEIGHT_SCALE } from "./keys.js";
+import { itemPrefix, itemShown } from "./quote.js";
 
 /** One entry of `serin.dev/steps`: a weight to hold, or an indefinite pause. */
 export type Step = { kind: "weight"; weight: number; text: string } | { kind: "pause" };
@@ -31,14 +32,16 @@ export function parseSteps(text: string): Parsed<Step[]> {
       continue;
     }
     if (word === "") return { ok: false, problem: "has an empty step" };
-    if (!/^[\d.]+$/.test(word))
-      return { ok: false, problem: `has "${word}", which is neither a number nor "pause"` };
-    if (/\.\d{3,}$/.test(word)) return { ok: false, problem: `has ${word}, which has more than 2 decimals` };
+    const which = itemPrefix(word, text);
+    if (!/^[\d.]+$/.test(word)) return { ok: false, problem: `${which}is neither a number nor "pause"` };
+    if (/\.\d{3,}$/.test(word)) return { ok: false, problem: `${which}has more than 2 decimals` };
     const weight = percentToWeight(word);
-    if (weight === undefined)
-      return { ok: false, problem: `has ${word}, which is not a percentage in (0, 100]` };
+    if (weight === undefined) return { ok: false, problem: `${which}is not a percentage in (0, 100]` };
     if (previous && weight <= previous.weight) {
-      return { ok: false, problem: `is not strictly increasing: ${word} follows ${previous.text}` };
+      return {
+        ok: false,
+        problem: `is not strictly increasing: ${itemShown(word)} follows ${previous.text}`,
+      };
     }
     previous = { weight, text: word };
     steps.push({ kind: "weight", weight, text: word });
