@@ -62,6 +62,9 @@ const ROUTER_FLAGS: Record<string, RouterChoice> = {
   "httproute/policy.linkerd.io": { kind: "httproute", group: "policy.linkerd.io" },
 };
 
+/** What `--router` accepts. */
+export const ROUTER_FLAG_NAMES: readonly string[] = Object.keys(ROUTER_FLAGS);
+
 export function parseRouter(text: string, flag: string): RouterChoice {
   const choice = ROUTER_FLAGS[text];
   if (!choice)

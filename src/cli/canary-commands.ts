@@ -1,33 +1,58 @@
-import type { V1Deployment } from "@kubernetes/client-node";
-import { Command } from "commander";
+import { AppsV1Api, type V1Deployment } from "@kubernetes/client-node";
+import { Argument, Command } from "commander";
 import { annotationsOf, isEnabled } from "../contract/deployment.js";
-import { ACTIONS, type Action, ENABLED_LABEL, StatusKey, UserKey } from "../contract/keys.js";
+import { ACTIONS, type Action, ENABLED_LABEL, ENABLED_VALUE, UserKey } from "../contract/keys.js";
 import { parseSteps } from "../contract/steps.js";
+import { isNotFound } from "../kube-errors.js";
 import { parseState } from "../plan/state.js";
-import { describeApiError, isNotFound, makeKube, mergePatch } from "../watch/kube.js";
-import { loadKubeConfig } from "./kubeconfig.js";
+import { mergePatch } from "../watch/kube.js";
+import {
+  type Cluster,
+  type ClusterEnv,
+  type ClusterFlags,
+  clusterOptions,
+  connectCluster,
+  describeClusterError,
+} from "./cluster.js";
+import { CliError } from "./exit.js";
+import { completeWith } from "./options.js";
 
-interface TargetFlags {
-  namespace: string;
-  kubeconfig?: string;
-}
+type TargetFlags = Omit<ClusterFlags, "allNamespaces">;
 
 function withTarget(command: Command): Command {
-  return command
-    .argument("<name>", "the Deployment")
-    .option("-n, --namespace <ns>", "namespace of the Deployment", "default")
-    .option("--kubeconfig <file>", "kubeconfig to use");
+  command.addArgument(completeWith(new Argument("<name>", "the Deployment"), { kind: "deployments" }));
+  return clusterOptions(command);
 }
 
-async function readDeployment(name: string, flags: TargetFlags): Promise<V1Deployment> {
-  const kube = makeKube(loadKubeConfig(flags.kubeconfig));
+/** The Deployment, when it exists and is enabled for serin; otherwise an error that names it. */
+async function readEnabledDeployment(cluster: Cluster, name: string): Promise<V1Deployment> {
+  const target = `deployment ${cluster.namespace}/${name}`;
+  let deployment: V1Deployment;
   try {
-    return await kube.apps.readNamespacedDeployment({ name, namespace: flags.namespace });
+    deployment = await cluster.config
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name, namespace: cluster.namespace });
   } catch (error) {
-    if (isNotFound(error)) throw new Error(`Deployment ${flags.namespace}/${name} not found`);
-    throw new Error(`reading Deployment ${flags.namespace}/${name}: ${describeApiError(error)}`);
+    if (isNotFound(error)) throw new CliError(`${target} not found`);
+    throw new CliError(describeClusterError(error, cluster));
   }
+  if (!isEnabled(deployment)) {
+    throw new CliError(`${target} is not enabled for serin: label it ${ENABLED_LABEL}=${ENABLED_VALUE}`);
+  }
+  return deployment;
 }
+
+/**
+ * The Deployment annotations `serin status` reads today. Where a canary's progress is kept is moving
+ * (issue 8: labels and an object serin owns); `describeStatus` follows when that lands.
+ */
+const StatusKey = {
+  phase: "serin.dev/phase",
+  weight: "serin.dev/weight",
+  message: "serin.dev/message",
+  pendingRevision: "serin.dev/pending-revision",
+  state: "serin.dev/state",
+} as const;
 
 /** The lines `serin status` prints: what a user checks during a rollout. */
 export function describeStatus(deployment: V1Deployment): string {
@@ -56,13 +81,14 @@ export function describeStatus(deployment: V1Deployment): string {
     .concat("\n");
 }
 
-function statusCommand(): Command {
+function statusCommand(env: ClusterEnv): Command {
   return withTarget(new Command("status").description("show a Deployment's canary: phase, weight, message"))
-    .option("-w, --watch", "keep printing on every change", false)
-    .action(async (name: string, flags: TargetFlags & { watch: boolean }) => {
+    .option("-w, --watch", "keep printing on every change")
+    .action(async (name: string, flags: TargetFlags & { watch?: boolean }) => {
+      const cluster = connectCluster(flags, env);
       let last = "";
       for (;;) {
-        const text = describeStatus(await readDeployment(name, flags));
+        const text = describeStatus(await readEnabledDeployment(cluster, name));
         if (text !== last) process.stdout.write(flags.watch && last ? `\n${text}` : text);
         last = text;
         if (!flags.watch) return;
@@ -71,7 +97,7 @@ function statusCommand(): Command {
     });
 }
 
-function actionCommand(action: Action): Command {
+function actionCommand(action: Action, env: ClusterEnv): Command {
   const what: Record<Action, string> = {
     promote: "skip the remaining steps and promote the canary",
     abort: "send all traffic back to stable and remove the canary",
@@ -81,29 +107,28 @@ function actionCommand(action: Action): Command {
   };
   return withTarget(new Command(action).description(what[action])).action(
     async (name: string, flags: TargetFlags) => {
-      const deployment = await readDeployment(name, flags);
-      if (!isEnabled(deployment))
-        throw new Error(`Deployment ${flags.namespace}/${name} is not enabled for serin`);
-      const kube = makeKube(loadKubeConfig(flags.kubeconfig));
+      const cluster = connectCluster(flags, env);
+      await readEnabledDeployment(cluster, name);
       try {
-        await kube.apps.patchNamespacedDeployment(
+        await cluster.config.makeApiClient(AppsV1Api).patchNamespacedDeployment(
           {
             name,
-            namespace: flags.namespace,
+            namespace: cluster.namespace,
             body: { metadata: { annotations: { [UserKey.action]: action } } },
           },
           mergePatch,
         );
       } catch (error) {
-        throw new Error(`setting ${UserKey.action}=${action}: ${describeApiError(error)}`);
+        throw new CliError(`setting ${UserKey.action}=${action}: ${describeClusterError(error, cluster)}`);
       }
       process.stdout.write(
-        `${flags.namespace}/${name}: ${UserKey.action}=${action} set; serin acts on it next\n`,
+        `${cluster.namespace}/${name}: ${UserKey.action}=${action} set; serin acts on it next\n`,
       );
     },
   );
 }
 
-export function canaryCommands(): Command[] {
-  return [statusCommand(), ...ACTIONS.map(actionCommand)];
+/** `serin status` and the five actions; `env` is where the kubeconfig is looked up. */
+export function canaryCommands(env: ClusterEnv): Command[] {
+  return [statusCommand(env), ...ACTIONS.map((action) => actionCommand(action, env))];
 }

@@ -1,30 +1,21 @@
-import { Command } from "commander";
-import type { Logger } from "pino";
-import { collectDefaultMetrics, Registry } from "prom-client";
-import { startWebhookServer } from "../admission/server.js";
-import { PrometheusClient } from "../analysis/prometheus.js";
+import { Command, Option } from "commander";
 import {
-  defaultCertNames,
   type HostPort,
+  LOG_LEVELS,
   type LogLevel,
-  parseDurationFlag,
   parseHostPort,
   parseLogLevel,
   parseMetricTemplate,
   parsePositiveInt,
   parseRouter,
   parseUrl,
+  ROUTER_FLAG_NAMES,
 } from "../config.js";
-import { parseDuration } from "../contract/duration.js";
-import { allowlistPolicy } from "../contract/test-urls.js";
-import { createLogger } from "../log.js";
 import type { RouterChoice } from "../routers/factory.js";
-import { type RunningWatcher, startWatcher } from "../watch/watcher.js";
-import { loadKubeConfig } from "./kubeconfig.js";
-import { collect, flag } from "./options.js";
+import { collect, completeWith, durationOption, flag, parsedOption, textOption } from "./options.js";
 
 /** `serin run`, `serin webhook`, `serin watch`: one set of flags, parsed once. */
-interface ControllerFlags {
+export interface ControllerFlags {
   kubeconfig?: string;
   listen: HostPort;
   certDir: string;
@@ -34,7 +25,7 @@ interface ControllerFlags {
   metricsWindow: number;
   prometheusUrl: URL;
   router: RouterChoice;
-  leaderElect: boolean;
+  leaderElect?: boolean;
   leaseNamespace: string;
   leaseName: string;
   leaseDuration: number;
@@ -42,138 +33,102 @@ interface ControllerFlags {
   logLevel: LogLevel;
 }
 
-type Part = "webhook" | "watch";
+export type Part = "webhook" | "watch";
 
 function command(name: string, description: string, parts: Part[]): Command {
   const cmd = new Command(name).description(description);
   cmd
-    .option(
-      "--log-level <level>",
-      "trace, debug, info, warn, error",
-      flag(parseLogLevel, "--log-level"),
-      "info" as LogLevel,
+    .addOption(
+      completeWith(parsedOption("--log-level <level>", LOG_LEVELS.join(", "), parseLogLevel, "info"), {
+        kind: "words",
+        words: LOG_LEVELS,
+      }),
     )
-    .option(
-      "--test-host <pattern>",
-      'host allowed for test gates ("*.example", "*"); default cluster-local only',
-      collect,
-      [],
+    .addOption(
+      new Option("--test-host <pattern>", 'host allowed for test gates ("*.example", "*"); repeatable')
+        .argParser(collect)
+        .default([], "cluster-local Service hosts only"),
     )
-    .option(
-      "--metric-template <name=promql>",
-      "a named PromQL check for serin.dev/analysis ({{ namespace }}, {{ deployment }}, {{ service }}, {{ interval }}); repeatable",
-      (text: string, previous: [string, string][]) => [
-        ...previous,
-        flag(parseMetricTemplate, "--metric-template")(text),
-      ],
-      [] as [string, string][],
+    .addOption(
+      new Option(
+        "--metric-template <name=promql>",
+        "a named PromQL check for serin.dev/analysis ({{ namespace }}, {{ deployment }}, {{ service }}, {{ interval }}); repeatable",
+      )
+        .argParser((text: string, previous: [string, string][]) => [
+          ...previous,
+          flag(parseMetricTemplate, "--metric-template")(text),
+        ])
+        .default([] as [string, string][], "none"),
     );
   if (parts.includes("webhook")) {
     cmd
-      .option(
-        "--listen <host:port>",
-        "address to serve HTTPS on",
-        flag(parseHostPort, "--listen"),
-        parseHostPort("0.0.0.0:8443", "--listen"),
+      .addOption(
+        parsedOption("--listen <host:port>", "address to serve HTTPS on", parseHostPort, "0.0.0.0:8443"),
       )
-      .option(
-        "--cert-dir <dir>",
-        "folder with tls.crt and tls.key; a CA and certificate are generated when empty",
-        "certs",
+      .addOption(
+        completeWith(
+          textOption(
+            "--cert-dir <dir>",
+            "folder with tls.crt and tls.key; a CA and certificate are generated when empty",
+            "certs",
+          ),
+          { kind: "directories" },
+        ),
       )
-      .option("--cert-dns <name>", "extra DNS name for a generated certificate (repeatable)", collect, []);
+      .addOption(
+        new Option("--cert-dns <name>", "extra DNS name for a generated certificate; repeatable")
+          .argParser(collect)
+          .default([], "none"),
+      );
   }
   if (parts.includes("watch")) {
     cmd
-      .option("--kubeconfig <file>", "kubeconfig to use; default: KUBECONFIG, ~/.kube/config or in-cluster")
-      .option(
-        "--prometheus-url <url>",
-        "Prometheus that holds the Linkerd metrics",
-        flag(parseUrl, "--prometheus-url"),
-        new URL("http://prometheus.linkerd-viz.svc:9090"),
+      .addOption(
+        completeWith(
+          new Option(
+            "--kubeconfig <file>",
+            "kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the in-cluster service account)",
+          ),
+          { kind: "files" },
+        ),
       )
-      .option(
-        "--metrics-window <duration>",
-        "shortest range the metric queries take rate() over",
-        flag(parseDurationFlag(parseDuration), "--metrics-window"),
-        60_000,
+      .addOption(
+        parsedOption(
+          "--prometheus-url <url>",
+          "Prometheus that holds the Linkerd metrics",
+          parseUrl,
+          "http://prometheus.linkerd-viz.svc:9090",
+        ),
       )
-      .option(
-        "--router <api>",
-        "auto, smi, smi/v1alpha1..4, httproute, httproute/<group>",
-        flag(parseRouter, "--router"),
-        { kind: "auto" } as RouterChoice,
+      .addOption(
+        durationOption(
+          "--metrics-window <duration>",
+          "shortest range the metric queries take rate() over",
+          "1m",
+        ),
       )
-      .option("--leader-elect", "elect a leader on a Lease so several replicas can run", false)
-      .option("--lease-namespace <ns>", "namespace of the leader Lease", "serin-system")
-      .option("--lease-name <name>", "name of the leader Lease", "serin-watcher")
-      .option(
-        "--lease-duration <duration>",
-        "how long a leader's Lease holds",
-        flag(parseDurationFlag(parseDuration), "--lease-duration"),
-        15_000,
+      .addOption(
+        completeWith(
+          parsedOption(
+            "--router <api>",
+            "auto, smi, smi/v1alpha1..4, httproute, httproute/<group>",
+            parseRouter,
+            "auto",
+          ),
+          { kind: "words", words: ROUTER_FLAG_NAMES },
+        ),
       )
-      .option("--workers <n>", "Deployments reconciled in parallel", flag(parsePositiveInt, "--workers"), 4);
+      .option("--leader-elect", "elect a leader on a Lease so several replicas can run")
+      .addOption(textOption("--lease-namespace <ns>", "namespace of the leader Lease", "serin-system"))
+      .addOption(textOption("--lease-name <name>", "name of the leader Lease", "serin-watcher"))
+      .addOption(durationOption("--lease-duration <duration>", "how long a leader's Lease holds", "15s"))
+      .addOption(parsedOption("--workers <n>", "Deployments reconciled in parallel", parsePositiveInt, "4"));
   }
   return cmd.action(async (flags: ControllerFlags) => {
-    const logger = createLogger(flags.logLevel);
-    await runParts(parts, flags, logger);
+    // Loaded only here: the operator's commands start without the webhook's and the watcher's modules.
+    const { runParts } = await import("./controller-run.js");
+    await runParts(parts, flags);
   });
-}
-
-async function runParts(parts: Part[], flags: ControllerFlags, logger: Logger): Promise<void> {
-  const templates = new Map(flags.metricTemplate);
-  const testUrlPolicy = allowlistPolicy(flags.testHost);
-  const specOptions = { testUrlPolicy, metricTemplates: [...templates.keys()] };
-  const stops: (() => Promise<void>)[] = [];
-  let watcher: RunningWatcher | undefined;
-  if (parts.includes("watch")) {
-    const duration = flags.leaseDuration;
-    watcher = await startWatcher({
-      config: loadKubeConfig(flags.kubeconfig),
-      logger: logger.child({ component: "watcher" }),
-      router: flags.router,
-      specOptions,
-      gates: {
-        prometheus: new PrometheusClient(flags.prometheusUrl),
-        templates,
-        metricsWindowMs: flags.metricsWindow,
-        testUrlPolicy,
-      },
-      workers: flags.workers,
-      ...(flags.leaderElect
-        ? {
-            leaderElection: {
-              namespace: flags.leaseNamespace,
-              name: flags.leaseName,
-              leaseDurationMs: duration,
-              renewDeadlineMs: Math.round(duration * (2 / 3)),
-              retryPeriodMs: Math.max(200, Math.round(duration * (2 / 15))),
-            },
-          }
-        : {}),
-    });
-    stops.push(() => watcher?.stop() ?? Promise.resolve());
-  }
-  if (parts.includes("webhook")) {
-    const registry = new Registry();
-    collectDefaultMetrics({ register: registry });
-    const server = await startWebhookServer({
-      listen: flags.listen,
-      certDir: flags.certDir,
-      certNames: defaultCertNames(flags.listen, flags.certDns),
-      logger: logger.child({ component: "webhook" }),
-      registry,
-      mutate: { spec: specOptions },
-    });
-    stops.unshift(() => server.close());
-  }
-  const stop = () => {
-    logger.info("shutting down");
-    Promise.all(stops.map((close) => close())).finally(() => process.exit(0));
-  };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
 }
 
 export function controllerCommands(): Command[] {

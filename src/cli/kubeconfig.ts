@@ -9,8 +9,13 @@ import { KubeConfig, type RequestContext } from "@kubernetes/client-node";
 class KeepAliveKubeConfig extends KubeConfig {
   private agent: Agent | undefined;
 
+  constructor(private readonly requestTimeoutMs?: number) {
+    super();
+  }
+
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
+    if (this.requestTimeoutMs) context.setSignal(AbortSignal.timeout(this.requestTimeoutMs));
     const fresh = context.getAgent();
     // Plain HTTP (no TLS options to keep) stays as client-node made it.
     if (!(fresh instanceof Agent)) return;
@@ -19,9 +24,17 @@ class KeepAliveKubeConfig extends KubeConfig {
   }
 }
 
+/**
+ * An empty KubeConfig whose API calls share one keep-alive connection; with `requestTimeoutMs`, each
+ * API call (not a WATCH) is abandoned after that long, so that a command never hangs on a silent server.
+ */
+export function newKubeConfig(requestTimeoutMs?: number): KubeConfig {
+  return new KeepAliveKubeConfig(requestTimeoutMs);
+}
+
 /** --kubeconfig when given; otherwise client-node's default order (KUBECONFIG, ~/.kube/config, in-cluster). */
 export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const config = new KeepAliveKubeConfig();
+  const config = newKubeConfig();
   if (path) config.loadFromFile(path);
   else config.loadFromDefault();
   if (!config.getCurrentCluster()) {
