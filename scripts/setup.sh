@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything serin's demo and tests need on a fresh machine of this kind, and nothing twice:
-# npm packages (from the lock file), Debian packages (curl, openssl and prometheus, as root), the
+# npm packages (from the lock file), Debian packages (curl, openssl, prometheus and zsh, as root), the
 # Go-built control plane (cached under ~/.cache/serin), and the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for tool in curl:curl openssl:openssl /usr/bin/prometheus:prometheus; do
+for tool in curl:curl openssl:openssl /usr/bin/prometheus:prometheus zsh:zsh; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 if ((${#need_apt[@]})); then
@@ -34,4 +34,4 @@ bash scripts/build-controlplane.sh
 echo "setup: tsc"
 rm -rf dist
 npx tsc -p .
-chmod +x dist/src/cli/main.js
+chmod +x dist/src/cli/main.js dist/src/cli/kubectl-serin.js dist/src/cli/kubectl-complete-serin.js
