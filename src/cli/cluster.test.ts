@@ -95,6 +95,16 @@ test("errors name the kubeconfig, the context and the server", () => {
   );
 });
 
+test("KUBECONFIG's files merge as kubectl merges them: the first to name something wins", () => {
+  const second = kubeconfig("second.yaml", "bare", { shop: "not-shop", prod: "payments" });
+  const merged = connectCluster({}, { KUBECONFIG: [shopConfig, second].join(delimiter) });
+  assert.equal(merged.namespace, "shop", "the first file's current context and its namespace");
+  assert.equal(
+    connectCluster({ context: "prod" }, { KUBECONFIG: [shopConfig, second].join(delimiter) }).namespace,
+    "payments",
+  );
+});
+
 test("-A is carried to the command, and the namespace is still resolved for its messages", () => {
   const cluster = connectCluster({ kubeconfig: shopConfig, allNamespaces: true }, {});
   assert.equal(cluster.allNamespaces, true);

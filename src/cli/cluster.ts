@@ -101,6 +101,20 @@ export interface Cluster {
   requestTimeoutMs: number;
 }
 
+/** Adds another KUBECONFIG file as kubectl merges them: the first file that sets a name or the current context wins. */
+function mergeFirstWins(config: KubeConfig, file: string): void {
+  const more = newKubeConfig();
+  more.loadFromFile(file);
+  const has = (names: { name: string }[], name: string) => names.some((item) => item.name === name);
+  for (const cluster of more.getClusters())
+    if (!has(config.getClusters(), cluster.name)) config.addCluster(cluster);
+  for (const user of more.getUsers()) if (!has(config.getUsers(), user.name)) config.addUser(user);
+  for (const context of more.getContexts())
+    if (!has(config.getContexts(), context.name)) config.addContext(context);
+  if (!config.getCurrentContext() && more.getCurrentContext())
+    config.setCurrentContext(more.getCurrentContext());
+}
+
 /** How long one API call of a command may take before it is abandoned, unless the command says otherwise. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -124,11 +138,7 @@ export function connectCluster(
     if (!existsSync(first)) throw new CliError(`kubeconfig ${first}: no such file`);
     try {
       config.loadFromFile(first);
-      for (const other of rest) {
-        const more = newKubeConfig();
-        more.loadFromFile(other);
-        config.mergeConfig(more);
-      }
+      for (const other of rest) mergeFirstWins(config, other);
     } catch (error) {
       throw new CliError(`kubeconfig ${file} cannot be read: ${(error as Error).message.split("\n")[0]}`);
     }
