@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { HostPort } from "../config.js";
 import { loadOrCreateCertificates, watchCertificates } from "../tls/cert-dir.js";
-import { createAdmissionListener } from "./http.js";
+import { type AdmissionLimits, createAdmissionListener, DEFAULT_LIMITS } from "./http.js";
 import { createWebhookMetrics } from "./metrics.js";
 import { type MutateOptions, mutateDeployment } from "./mutate.js";
 
@@ -17,7 +17,19 @@ export interface WebhookServerOptions {
   registry: Registry;
   mutate: MutateOptions;
   isReady?: () => boolean;
+  limits?: Partial<WebhookLimits>;
 }
+
+export interface WebhookLimits extends AdmissionLimits {
+  /** Connections open at once; more are closed as they arrive. */
+  maxConnections: number;
+}
+
+/**
+ * kube-apiserver keeps a few keep-alive connections per webhook; 512 leaves room for several
+ * apiservers under load, and bounds what idle connections cost (about 50 KiB each with TLS).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 512;
 
 export interface RunningServer {
   port: number;
@@ -28,15 +40,30 @@ export interface RunningServer {
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningServer> {
   const { logger } = options;
   const pair = await loadOrCreateCertificates(options.certDir, options.certNames, logger);
+  const limits = { ...DEFAULT_LIMITS, maxConnections: DEFAULT_MAX_CONNECTIONS, ...options.limits };
   const listener = createAdmissionListener({
     handler: (request) => mutateDeployment(request, options.mutate),
     logger,
     registry: options.registry,
     metrics: createWebhookMetrics(options.registry),
+    limits,
     ...(options.isReady ? { isReady: options.isReady } : {}),
   });
-  const server: Server = createServer({ ...pair, minVersion: "TLSv1.2" }, listener);
+  const server: Server = createServer(
+    {
+      ...pair,
+      minVersion: "TLSv1.2",
+      // A backstop for every path (/mutate answers its own timeout inside an AdmissionReview first),
+      // checked every second instead of Node's default 30.
+      handshakeTimeout: limits.bodyTimeoutMs,
+      headersTimeout: limits.bodyTimeoutMs,
+      requestTimeout: limits.bodyTimeoutMs + 2_000,
+      connectionsCheckingInterval: 1_000,
+    },
+    listener,
+  );
   server.keepAliveTimeout = 65_000;
+  server.maxConnections = limits.maxConnections;
   const stopWatching = watchCertificates(options.certDir, (next) => server.setSecureContext(next), logger);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

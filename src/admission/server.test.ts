@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { connect, type TLSSocket } from "node:tls";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { type RunningServer, startWebhookServer } from "./server.js";
+
+/** A TLS connection to the webhook, and when the server closed it (undefined while open). */
+function open(port: number, ca: string) {
+  const socket = connect({ host: "127.0.0.1", port, ca, servername: "localhost" });
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+  socket.on("error", () => undefined);
+  // Read whatever comes, so that the server's close reaches us.
+  socket.resume();
+  const ready = new Promise<boolean>((resolve) => {
+    socket.once("secureConnect", () => resolve(true));
+    socket.once("close", () => resolve(false));
+  });
+  return { socket, closed, ready };
+}
+
+describe("the webhook's HTTPS server", () => {
+  let dir: string;
+  let server: RunningServer;
+  let ca: string;
+  const sockets: TLSSocket[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "serin-server-"));
+    server = await startWebhookServer({
+      listen: { host: "127.0.0.1", port: 0 },
+      certDir: dir,
+      certNames: ["localhost", "127.0.0.1"],
+      logger: pino({ level: "silent" }),
+      registry: new Registry(),
+      mutate: {},
+      limits: { maxConnections: 3, bodyTimeoutMs: 1_000 },
+    });
+    ca = await readFile(join(dir, "ca.crt"), "utf8");
+  });
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("connections past the cap are closed as they arrive; a freed slot takes a new one", async () => {
+    const held = [open(server.port, ca), open(server.port, ca), open(server.port, ca)];
+    sockets.push(...held.map((connection) => connection.socket));
+    assert.deepEqual(await Promise.all(held.map((connection) => connection.ready)), [true, true, true]);
+    const extra = open(server.port, ca);
+    sockets.push(extra.socket);
+    assert.equal(await extra.ready, false, "the fourth connection is refused");
+    held[0]?.socket.destroy();
+    await held[0]?.closed;
+    assert.equal(await openOnceFree(), true);
+    for (const connection of held) connection.socket.destroy();
+  });
+
+  /** The server counts a close a moment after the client sees it: a few tries. */
+  async function openOnceFree(): Promise<boolean> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const next = open(server.port, ca);
+      sockets.push(next.socket);
+      if (await next.ready) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  }
+
+  test("a client that never finishes its request headers is cut off", async () => {
+    for (const socket of sockets) socket.destroy();
+    assert.equal(await openOnceFree(), true);
+    const slow = open(server.port, ca);
+    sockets.push(slow.socket);
+    assert.equal(await slow.ready, true);
+    const started = Date.now();
+    slow.socket.write("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: appl");
+    const closedAt = await slow.closed;
+    assert.ok(closedAt - started < 5_000, `closed after ${closedAt - started} ms`);
+  });
+});
