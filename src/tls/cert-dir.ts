@@ -1,13 +1,44 @@
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { CERT_FILES, type CertificateSet, generateCertificates } from "./certs.js";
 
+/**
+ * Writes a new file beside `path` and renames it over `path`: readers see the old file or the new
+ * one, never half of either; the mode is `mode` whatever the umask or an older file said; and a
+ * symlink at `path` is replaced itself, never written through (rename acts on the name, and the
+ * temporary file is created exclusively, so nothing planted at its name is followed either).
+ */
+export async function writeFileAtomically(path: string, data: string, mode: number): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const file = await open(temporary, "wx", mode);
+  try {
+    await file.chmod(mode);
+    await file.writeFile(data);
+    await file.sync();
+    await file.close();
+    await rename(temporary, path);
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+  // The rename itself is durable once the directory is.
+  const directory = await open(dirname(path), "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
+
+/** ca.crt and tls.crt readable by all (0644), tls.key by its owner only (0600). */
 export async function writeCertificates(dir: string, set: CertificateSet): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, CERT_FILES.caCert), set.caCert, { mode: 0o644 });
-  await writeFile(join(dir, CERT_FILES.tlsCert), set.tlsCert, { mode: 0o644 });
-  await writeFile(join(dir, CERT_FILES.tlsKey), set.tlsKey, { mode: 0o600 });
+  await writeFileAtomically(join(dir, CERT_FILES.caCert), set.caCert, 0o644);
+  await writeFileAtomically(join(dir, CERT_FILES.tlsKey), set.tlsKey, 0o600);
+  await writeFileAtomically(join(dir, CERT_FILES.tlsCert), set.tlsCert, 0o644);
 }
 
 export interface ServingPair {
