@@ -27,13 +27,26 @@ function admit(request: AdmissionRequest): Admitted {
 }
 
 const ann = (object: V1Deployment) => object.metadata?.annotations ?? {};
+const phaseOf = (object: V1Deployment) => object.metadata?.labels?.["serin.dev/phase"];
 const image = (object: V1Deployment) => object.spec?.template.spec?.containers[0]?.image;
 const V1 = "registry.example/web:1.0.0";
 const V2 = "registry.example/web:2.0.0";
 
 for (const shape of ["client-side", "server-side"] as ApplyShape[]) {
   describe(`webhook rules (${shape} apply)`, () => {
-    const stable = (options: Parameters<typeof deployment>[0] = {}) => deployment({ shape, ...options });
+    // serin keeps the phase and weight as labels: status given among the annotations goes there.
+    const stable = (options: Parameters<typeof deployment>[0] = {}) => {
+      const {
+        "serin.dev/phase": phase,
+        "serin.dev/weight": weight,
+        ...annotations
+      } = options.annotations ?? {};
+      const labels = {
+        ...(phase ? { "serin.dev/phase": phase } : {}),
+        ...(weight ? { "serin.dev/weight": weight } : {}),
+      };
+      return deployment({ shape, ...options, annotations, labels: { ...options.labels, ...labels } });
+    };
 
     test("creating an enabled Deployment labels its pods as the stable track", () => {
       const { response, stored } = admit(admissionRequest("CREATE", stable({ tracked: false })));
@@ -62,7 +75,7 @@ for (const shape of ["client-side", "server-side"] as ApplyShape[]) {
       assert.equal(image(stored), V1, "the running template stays");
       assert.equal(stored.spec?.replicas, 5, "other spec changes pass through");
       assert.equal(ann(stored)["serin.dev/pending-revision"], revision);
-      assert.equal(ann(stored)["serin.dev/phase"], "Pending");
+      assert.equal(phaseOf(stored), "Pending");
       const pending = JSON.parse(ann(stored)["serin.dev/pending-template"] ?? "{}");
       assert.equal(pending.spec.containers[0].image, V2);
       assert.equal(templateRevision(pending), revision, "the stored template hashes to the stored revision");
@@ -109,7 +122,7 @@ for (const shape of ["client-side", "server-side"] as ApplyShape[]) {
         admissionRequest("UPDATE", stable({ image: V2, annotations: aborted }), old),
       );
       assert.equal(image(stored), V1);
-      assert.equal(ann(stored)["serin.dev/phase"], "Aborted");
+      assert.equal(phaseOf(stored), "Aborted");
       assert.match(
         response.warnings?.[0] ?? "",
         /aborted.*change the pod template or set serin\.dev\/action: retry/,
@@ -136,7 +149,7 @@ for (const shape of ["client-side", "server-side"] as ApplyShape[]) {
           stable({ annotations: aborted }),
         ),
       );
-      assert.equal(ann(stored)["serin.dev/phase"], "Pending");
+      assert.equal(phaseOf(stored), "Pending");
       assert.equal(
         ann(stored)["serin.dev/pending-revision"],
         templateRevision(stable({ image: V2 }).spec?.template),
@@ -154,7 +167,7 @@ for (const shape of ["client-side", "server-side"] as ApplyShape[]) {
       const { stored } = admit(admissionRequest("UPDATE", v3, stable({ annotations: inFlight })));
       assert.equal(image(stored), V1);
       assert.equal(ann(stored)["serin.dev/pending-revision"], templateRevision(v3.spec?.template));
-      assert.equal(ann(stored)["serin.dev/phase"], "Pending");
+      assert.equal(phaseOf(stored), "Pending");
     });
 
     test("serin's own promotion write copies the pending template onto the Deployment", () => {

@@ -1,7 +1,7 @@
 import type { V1Deployment, V1DeploymentSpec } from "@kubernetes/client-node";
 import { annotationsOf, hasTrackLabel, isEnabled, phaseOf, templateOf } from "../contract/deployment.js";
 import { formatDuration } from "../contract/duration.js";
-import { type Phase, StatusKey, TRACK_LABEL, UserKey } from "../contract/keys.js";
+import { PendingKey, type Phase, StatusLabel, TRACK_LABEL, UserKey } from "../contract/keys.js";
 import { sameRevision, templateRevision, withoutTrackLabel } from "../contract/revision.js";
 import {
   type AnnotationError,
@@ -41,7 +41,11 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
 
   const old = request.operation === "UPDATE" ? (request.oldObject as V1Deployment | undefined) : undefined;
   const name = deployment.metadata?.name || request.name || "";
-  const parsed = parseCanarySpec(deployment.metadata?.annotations, name, options.spec);
+  const namespace = deployment.metadata?.namespace || request.namespace;
+  const parsed = parseCanarySpec(deployment.metadata?.annotations, name, {
+    ...options.spec,
+    ...(namespace ? { namespace } : {}),
+  });
   const oldTemplate = old && hasTrackLabel(old) ? templateOf(old) : undefined;
   const templateChanged = oldTemplate !== undefined && !sameRevision(oldTemplate, newTemplate);
 
@@ -71,12 +75,12 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
   const stored = annotationsOf(old);
 
   // serin's own promotion write: the pending template is being copied onto the Deployment.
-  if (current[StatusKey.phase] === "Promoting" && current[StatusKey.pendingRevision] === newRevision) {
+  if (phaseOf(deployment) === "Promoting" && current[PendingKey.revision] === newRevision) {
     return patched(mutated);
   }
 
   const storedPhase = phaseOf(old);
-  if (stored[StatusKey.pendingRevision] === newRevision && storedPhase !== undefined) {
+  if (stored[PendingKey.revision] === newRevision && storedPhase !== undefined) {
     if (IN_FLIGHT.has(storedPhase)) {
       mutatedSpec.template = oldTemplate;
       return patched(mutated, [
@@ -95,12 +99,11 @@ export function mutateDeployment(request: AdmissionRequest, options: MutateOptio
   mutatedSpec.template = oldTemplate;
   mutated.metadata = {
     ...mutated.metadata,
+    labels: { ...mutated.metadata?.labels, [StatusLabel.phase]: "Pending" },
     annotations: {
       ...current,
-      [StatusKey.pendingTemplate]: JSON.stringify(withoutTrackLabel(newTemplate)),
-      [StatusKey.pendingRevision]: newRevision,
-      [StatusKey.phase]: "Pending",
-      [StatusKey.message]: `Revision ${newRevision} is held back for a canary.`,
+      [PendingKey.template]: JSON.stringify(withoutTrackLabel(newTemplate)),
+      [PendingKey.revision]: newRevision,
     },
   };
   return patched(mutated, [holdBackWarning(newRevision, parsed.spec)]);

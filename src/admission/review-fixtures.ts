@@ -12,6 +12,8 @@ export interface DeploymentOptions {
   enabled?: boolean;
   tracked?: boolean;
   annotations?: Record<string, string>;
+  /** Labels of the Deployment besides `app` and the opt-in label (serin's phase, say). */
+  labels?: Record<string, string>;
   replicas?: number;
   shape?: ApplyShape;
   generation?: number;
@@ -19,7 +21,7 @@ export interface DeploymentOptions {
 
 export function deployment(options: DeploymentOptions = {}): V1Deployment {
   const name = options.name ?? "web";
-  const labels: Record<string, string> = { app: name };
+  const labels: Record<string, string> = { app: name, ...options.labels };
   const podLabels: Record<string, string> = { app: name };
   if (options.enabled ?? true) labels["serin.dev/canary"] = "enabled";
   if (options.tracked ?? true) podLabels["serin.dev/track"] = "stable";

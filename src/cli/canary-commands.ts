@@ -1,11 +1,22 @@
-import { AppsV1Api, type V1Deployment } from "@kubernetes/client-node";
+import { AppsV1Api, type KubernetesObject, type V1Deployment } from "@kubernetes/client-node";
 import { Argument, Command } from "commander";
-import { annotationsOf, isEnabled } from "../contract/deployment.js";
-import { ACTIONS, type Action, ENABLED_LABEL, ENABLED_VALUE, UserKey } from "../contract/keys.js";
+import { annotationsOf, isEnabled, labelsOf } from "../contract/deployment.js";
+import {
+  ACTIONS,
+  type Action,
+  ENABLED_LABEL,
+  ENABLED_VALUE,
+  PendingKey,
+  RouteKey,
+  StatusLabel,
+  UserKey,
+} from "../contract/keys.js";
 import { parseSteps } from "../contract/steps.js";
 import { isNotFound } from "../kube-errors.js";
 import { parseState } from "../plan/state.js";
+import { createRouter } from "../routers/factory.js";
 import { mergePatch } from "../watch/kube.js";
+import { routeTarget } from "../watch/reconciler.js";
 import {
   type Cluster,
   type ClusterEnv,
@@ -42,37 +53,39 @@ async function readEnabledDeployment(cluster: Cluster, name: string): Promise<V1
   return deployment;
 }
 
-/**
- * The Deployment annotations `serin status` reads today. Where a canary's progress is kept is moving
- * (issue 8: labels and an object serin owns); `describeStatus` follows when that lands.
- */
-const StatusKey = {
-  phase: "serin.dev/phase",
-  weight: "serin.dev/weight",
-  message: "serin.dev/message",
-  pendingRevision: "serin.dev/pending-revision",
-  state: "serin.dev/state",
-} as const;
+/** The traffic split of an enabled Deployment, as stored (undefined when there is none yet). */
+async function readSplit(cluster: Cluster, deployment: V1Deployment): Promise<KubernetesObject | undefined> {
+  const name = deployment.metadata?.name ?? "";
+  const service = annotationsOf(deployment)[UserKey.service] ?? name;
+  const router = await createRouter(cluster.config, { kind: "auto" });
+  const target = routeTarget(deployment, service, undefined);
+  return (await router.read(target)) as KubernetesObject | undefined;
+}
 
-/** The lines `serin status` prints: what a user checks during a rollout. */
-export function describeStatus(deployment: V1Deployment): string {
+/**
+ * The lines `serin status` prints: what a user checks during a rollout. The phase and the weight are
+ * labels of the Deployment; the step and the message are kept on the traffic split serin owns.
+ */
+export function describeStatus(deployment: V1Deployment, split?: KubernetesObject): string {
   const annotations = annotationsOf(deployment);
+  const labels = labelsOf(deployment);
+  const notes = split?.metadata?.annotations ?? {};
   const name = `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
   if (!isEnabled(deployment)) return `${name}: not enabled (label ${ENABLED_LABEL}=enabled is missing)\n`;
-  const state = parseState(annotations[StatusKey.state]);
+  const state = parseState(notes[RouteKey.state]);
   const steps = parseSteps(annotations[UserKey.steps] ?? "10,25,50,75");
   const stepOf =
     state && state.step >= 0 && steps.ok ? ` (step ${state.step + 1} of ${steps.value.length})` : "";
   const rows: [string, string | undefined][] = [
     ["deployment", name],
-    ["phase", annotations[StatusKey.phase] ?? "(not reconciled yet)"],
+    ["phase", labels[StatusLabel.phase] ?? "(not reconciled yet)"],
     [
       "weight",
-      annotations[StatusKey.weight] !== undefined ? `${annotations[StatusKey.weight]}%${stepOf}` : undefined,
+      labels[StatusLabel.weight] !== undefined ? `${labels[StatusLabel.weight]}%${stepOf}` : undefined,
     ],
-    ["pending", annotations[StatusKey.pendingRevision]],
+    ["pending", annotations[PendingKey.revision]],
     ["action", annotations[UserKey.action] ? `${annotations[UserKey.action]} (not yet acted on)` : undefined],
-    ["message", annotations[StatusKey.message]],
+    ["message", notes[RouteKey.message]],
   ];
   return rows
     .filter((row): row is [string, string] => row[1] !== undefined)
@@ -88,7 +101,8 @@ function statusCommand(env: ClusterEnv): Command {
       const cluster = connectCluster(flags, env);
       let last = "";
       for (;;) {
-        const text = describeStatus(await readEnabledDeployment(cluster, name));
+        const deployment = await readEnabledDeployment(cluster, name);
+        const text = describeStatus(deployment, await readSplit(cluster, deployment));
         if (text !== last) process.stdout.write(flags.watch && last ? `\n${text}` : text);
         last = text;
         if (!flags.watch) return;

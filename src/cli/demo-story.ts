@@ -1,4 +1,5 @@
 import { homedir } from "node:os";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { formatDuration } from "../contract/duration.js";
 import * as cluster from "../localcluster/index.js";
 import { describeStatus } from "./canary-commands.js";
@@ -72,7 +73,7 @@ export async function runDemo(options: {
           const backends = (split as { spec?: { backends?: { weight?: unknown }[] } } | undefined)?.spec
             ?.backends;
           const [stable = "-", canary = "-"] = (backends ?? []).map((backend) => String(backend.weight));
-          const text = `${describeStatus(deployment)}TrafficSplit web: web-stable ${stable}, web-canary ${canary} (out of 10000)\n`;
+          const text = `${describeStatus(deployment, split as KubernetesObject | undefined)}TrafficSplit web: web-stable ${stable}, web-canary ${canary} (out of 10000)\n`;
           if (text !== last) {
             show(`\n${text}`);
             last = text;

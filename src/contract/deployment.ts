@@ -1,5 +1,5 @@
 import type { V1Deployment, V1PodTemplateSpec } from "@kubernetes/client-node";
-import { ENABLED_LABEL, ENABLED_VALUE, isPhase, type Phase, StatusKey, TRACK_LABEL } from "./keys.js";
+import { ENABLED_LABEL, ENABLED_VALUE, isPhase, type Phase, StatusLabel, TRACK_LABEL } from "./keys.js";
 
 /** Small readers over a Deployment object, shared by the webhook and the watcher. */
 
@@ -11,8 +11,13 @@ export function annotationsOf(deployment: V1Deployment | undefined): Record<stri
   return deployment?.metadata?.annotations ?? {};
 }
 
+export function labelsOf(deployment: V1Deployment | undefined): Record<string, string> {
+  return deployment?.metadata?.labels ?? {};
+}
+
+/** The phase serin (or the webhook) last wrote, from the label `serin.dev/phase`. */
 export function phaseOf(deployment: V1Deployment | undefined): Phase | undefined {
-  const phase = annotationsOf(deployment)[StatusKey.phase];
+  const phase = labelsOf(deployment)[StatusLabel.phase];
   return isPhase(phase) ? phase : undefined;
 }
 

@@ -21,21 +21,38 @@ export const UserKey = {
   action: "serin.dev/action",
 } as const;
 
-/** Annotations serin writes. */
-export const StatusKey = {
+/** Labels serin writes on the Deployment: neither bumps its generation nor is copied to ReplicaSets. */
+export const StatusLabel = {
   phase: "serin.dev/phase",
   weight: "serin.dev/weight",
-  message: "serin.dev/message",
-  pendingTemplate: "serin.dev/pending-template",
-  pendingRevision: "serin.dev/pending-revision",
-  state: "serin.dev/state",
+} as const;
+
+/** Annotations the webhook writes on the Deployment at admission (the template moves off once taken over). */
+export const PendingKey = {
+  template: "serin.dev/pending-template",
+  revision: "serin.dev/pending-revision",
 } as const;
 
 /**
- * Status annotations serin also writes as labels of the same name, so that
- * `kubectl get deploy -L serin.dev/phase,serin.dev/weight` shows progress (labels only, for -L).
+ * Annotations serin keeps on the traffic split it owns: the watcher's bookkeeping, the human message
+ * and the template in flight. The split is written at every step anyway, and nothing copies it.
  */
-export const MIRRORED_AS_LABELS: readonly string[] = [StatusKey.phase, StatusKey.weight];
+export const RouteKey = {
+  state: "serin.dev/state",
+  message: "serin.dev/message",
+  template: "serin.dev/pending-template",
+} as const;
+
+/**
+ * Status annotations earlier versions of serin wrote on the Deployment; removed at the next write.
+ * (`serin.dev/phase` and `serin.dev/weight` are labels now.)
+ */
+export const LEGACY_DEPLOYMENT_ANNOTATIONS: readonly string[] = [
+  "serin.dev/phase",
+  "serin.dev/weight",
+  "serin.dev/message",
+  "serin.dev/state",
+];
 
 export const PHASES = [
   "Initializing",

@@ -1,4 +1,11 @@
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { MetricCheck } from "../contract/analysis.js";
+
+/** Which step a gate job belongs to: its verdict counts only while that step is still the one held. */
+export interface GateTicket {
+  revision: string;
+  stepStartedAt: string;
+}
 
 /**
  * What the planner asks the watcher to do, in order. The watcher performs them one by one and stops
@@ -7,24 +14,31 @@ import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 export type Action =
   /** Create or repair `<service>-stable` and `<service>-canary` from the apex Service. */
   | { type: "ensureServices" }
-  /** Write the traffic split (creating it when missing); canary share out of 10000. */
-  | { type: "setWeights"; canary: number }
+  /**
+   * One write of the traffic split (created when missing): the canary's share out of 10000, and serin's
+   * annotations on it (state, message, template in flight; null removes).
+   */
+  | { type: "writeRoute"; canary: number; annotations: Record<string, string | null> }
   /** Create or update `<name>-canary` with this template. */
   | { type: "applyCanary"; template: V1PodTemplateSpec; revision: string }
   | { type: "deleteCanary" }
-  /** Delete the traffic split and the two track Services. */
-  | { type: "removeRouting" }
+  /** Delete the traffic split and the two track Services of the apex Service `service`. */
+  | { type: "removeRouting"; service: string }
   /**
-   * One write of the Deployment, guarded by the resourceVersion it was read at: annotations to set
-   * (null removes), and for promotion the pod template.
+   * One write of the Deployment, guarded by the resourceVersion it was read at: labels and annotations
+   * to set (null removes), and for promotion the pod template.
    */
   | {
       type: "writeDeployment";
       annotations: Record<string, string | null>;
-      labels?: Record<string, string | null>;
+      labels: Record<string, string | null>;
       template?: V1PodTemplateSpec;
     }
-  | { type: "event"; reason: string; message: string; warning?: boolean };
+  | { type: "event"; reason: string; message: string; warning?: boolean }
+  /** Start the metric checks of the step in the background; their verdict comes back to a later reconcile. */
+  | { type: "runChecks"; checks: MetricCheck[]; intervalMs: number; ticket: GateTicket }
+  /** Start the step's test gates in the background. */
+  | { type: "callTests"; urls: string[]; step: number; weight: number; ticket: GateTicket };
 
 export interface Plan {
   actions: Action[];

@@ -4,8 +4,8 @@ import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import { deployment as fixtureDeployment } from "../admission/review-fixtures.js";
 import { templateRevision, withoutTrackLabel } from "../contract/revision.js";
 import type { Action, Plan } from "./actions.js";
-import { type GateVerdict, type Observed, plan } from "./decide.js";
-import { dueGates } from "./gates.js";
+import { type GateVerdict, type Observed, type ObservedRoute, plan } from "./decide.js";
+import type { GateOutcome } from "./gates.js";
 import { canaryDeployment } from "./objects.js";
 
 const T0 = new Date("2026-11-30T10:00:00Z");
@@ -33,21 +33,24 @@ function readyStatus(deployment: V1Deployment): V1Deployment {
 
 /**
  * A small in-memory world in which the planner's actions take effect, as the watcher would perform
- * them on the API server, and Deployments become ready at once unless told otherwise.
+ * them on the API server, and Deployments become ready at once unless told otherwise. Gate jobs finish
+ * at once and, as in the watcher, their Deployment is reconciled again right away.
  */
 class World {
   deployment: V1Deployment;
   canary: V1Deployment | undefined;
-  canaryWeight: number | undefined;
+  route: ObservedRoute | undefined;
   canaryReady = true;
   primaryReady = true;
   servicesEnsured = false;
   routingRemoved = false;
   events: string[] = [];
   weights: number[] = [];
-  /** What the metric checks and the test gates answer whenever they are due. */
+  /** What the metric checks and the test gates answer whenever they run. */
   analysis: GateVerdict | undefined;
   tests: GateVerdict = { result: "pass" };
+  checksOutcome: GateOutcome | undefined;
+  testsOutcome: GateOutcome | undefined;
   log: Action["type"][] = [];
 
   constructor(annotations: Record<string, string> = {}) {
@@ -58,19 +61,33 @@ class World {
     return this.deployment.metadata?.annotations ?? {};
   }
 
-  /** As the watcher does: the gates that are due run before planning, and their verdicts go in. */
+  get labels() {
+    return this.deployment.metadata?.labels ?? {};
+  }
+
+  get canaryWeight(): number | undefined {
+    return this.route?.canaryWeight;
+  }
+
+  /** serin's annotations on the split. */
+  get routeAnnotations(): Record<string, string> {
+    return this.route?.annotations ?? {};
+  }
+
+  get message(): string {
+    return this.routeAnnotations["serin.dev/message"] ?? "";
+  }
+
   observed(now: Date): Observed {
-    const due = dueGates(this.deployment, now);
-    const analysis = due?.checks ? this.analysis : undefined;
-    const runTests = due?.tests && (!analysis || analysis.result === "pass");
     return {
       now,
       deployment: this.deployment,
       canary: this.canary,
       apexService: apex,
-      canaryWeight: this.canaryWeight,
-      ...(analysis ? { analysis } : {}),
-      ...(runTests ? { tests: this.tests } : {}),
+      route: this.route,
+      ...(this.checksOutcome ? { checks: this.checksOutcome } : {}),
+      ...(this.testsOutcome ? { tests: this.testsOutcome } : {}),
+      running: { checks: false, tests: false },
     };
   }
 
@@ -83,21 +100,39 @@ class World {
     this.annotate({
       "serin.dev/pending-template": JSON.stringify(withoutTrackLabel(template)),
       "serin.dev/pending-revision": revision,
-      "serin.dev/phase": "Pending",
     });
+    this.label({ "serin.dev/phase": "Pending" });
     return revision;
   }
 
   annotate(values: Record<string, string | null>) {
-    const annotations: Record<string, string> = { ...this.annotations };
-    for (const [key, value] of Object.entries(values)) {
-      if (value === null) delete annotations[key];
-      else annotations[key] = value;
-    }
-    this.deployment = { ...this.deployment, metadata: { ...this.deployment.metadata, annotations } };
+    this.deployment = {
+      ...this.deployment,
+      metadata: { ...this.deployment.metadata, annotations: apply(this.annotations, values) },
+    };
+  }
+
+  label(values: Record<string, string | null>) {
+    this.deployment = {
+      ...this.deployment,
+      metadata: { ...this.deployment.metadata, labels: apply(this.labels, values) },
+    };
   }
 
   reconcile(now: Date): Plan {
+    let decided = this.once(now);
+    for (
+      let again = 0;
+      again < 3 && decided.actions.some((a) => a.type === "runChecks" || a.type === "callTests");
+      again++
+    ) {
+      const next = this.once(now);
+      decided = { ...next, actions: [...decided.actions, ...next.actions] };
+    }
+    return decided;
+  }
+
+  private once(now: Date): Plan {
     const decided = plan(this.observed(now));
     for (const action of decided.actions) {
       this.log.push(action.type);
@@ -105,9 +140,12 @@ class World {
         case "ensureServices":
           this.servicesEnsured = true;
           break;
-        case "setWeights":
-          if (this.canaryWeight !== action.canary) this.weights.push(action.canary);
-          this.canaryWeight = action.canary;
+        case "writeRoute":
+          if (this.route?.canaryWeight !== action.canary) this.weights.push(action.canary);
+          this.route = {
+            canaryWeight: action.canary,
+            annotations: apply(this.route?.annotations ?? {}, action.annotations),
+          };
           break;
         case "applyCanary": {
           const desired = canaryDeployment(this.deployment, action.template, action.revision);
@@ -119,16 +157,11 @@ class World {
           break;
         case "removeRouting":
           this.routingRemoved = true;
-          this.canaryWeight = undefined;
+          this.route = undefined;
           break;
         case "writeDeployment": {
           this.annotate(action.annotations);
-          const labels: Record<string, string> = { ...this.deployment.metadata?.labels };
-          for (const [key, value] of Object.entries(action.labels ?? {})) {
-            if (value === null) delete labels[key];
-            else labels[key] = value;
-          }
-          this.deployment = { ...this.deployment, metadata: { ...this.deployment.metadata, labels } };
+          this.label(action.labels);
           if (action.template) {
             const spec = { ...this.deployment.spec, template: action.template } as V1Deployment["spec"];
             const generation = (this.deployment.metadata?.generation ?? 1) + 1;
@@ -147,6 +180,13 @@ class World {
         case "event":
           this.events.push(action.reason);
           break;
+        case "runChecks":
+          if (this.analysis)
+            this.checksOutcome = { verdict: this.analysis, ticket: action.ticket, at: now.toISOString() };
+          break;
+        case "callTests":
+          this.testsOutcome = { verdict: this.tests, ticket: action.ticket, at: now.toISOString() };
+          break;
       }
     }
     return decided;
@@ -162,18 +202,30 @@ class World {
   }
 
   get phase() {
-    return this.annotations["serin.dev/phase"];
+    return this.labels["serin.dev/phase"];
   }
+}
+
+function apply(
+  current: Record<string, string>,
+  changes: Record<string, string | null>,
+): Record<string, string> {
+  const next = { ...current };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete next[key];
+    else next[key] = value;
+  }
+  return next;
 }
 
 describe("planner: the canary lifecycle", () => {
   test("a newly enabled Deployment gets its Services before a split at stable 100%, then Idle", () => {
     const world = new World();
     world.reconcile(T0);
-    assert.deepEqual(world.log.slice(0, 2), ["ensureServices", "setWeights"]);
+    assert.deepEqual(world.log.slice(0, 2), ["ensureServices", "writeRoute"]);
     assert.equal(world.canaryWeight, 0);
     assert.equal(world.phase, "Idle");
-    assert.equal(world.annotations["serin.dev/weight"], "0");
+    assert.equal(world.labels["serin.dev/weight"], "0");
     assert.deepEqual(world.events, ["Initialized"]);
     world.log = [];
     const again = world.reconcile(at(1));
@@ -206,7 +258,7 @@ describe("planner: the canary lifecycle", () => {
 
     const first = world.reconcile(at(2));
     assert.equal(world.phase, "Progressing");
-    assert.equal(world.annotations["serin.dev/weight"], "10");
+    assert.equal(world.labels["serin.dev/weight"], "10");
     assert.equal(world.canaryWeight, 1_000);
     assert.equal(first.requeueAfterMs, 60_000);
 
@@ -219,7 +271,7 @@ describe("planner: the canary lifecycle", () => {
     world.reconcile(at(122));
     world.reconcile(at(182));
     assert.equal(world.canaryWeight, 7_500);
-    assert.equal(world.annotations["serin.dev/weight"], "75");
+    assert.equal(world.labels["serin.dev/weight"], "75");
     assert.equal(
       world.deployment.metadata?.labels?.["serin.dev/weight"],
       "75",
@@ -237,7 +289,7 @@ describe("planner: the canary lifecycle", () => {
     assert.equal(world.canaryWeight, 0);
     assert.equal(world.canary, undefined);
     assert.equal(world.annotations["serin.dev/pending-revision"], undefined);
-    assert.equal(world.annotations["serin.dev/state"], undefined);
+    assert.equal(world.routeAnnotations["serin.dev/state"], undefined);
     assert.deepEqual(world.weights, [0, 1_000, 2_500, 5_000, 7_500, 10_000, 0]);
     assert.deepEqual(
       world.events.filter((reason) => reason !== "Initialized"),
@@ -257,7 +309,7 @@ describe("planner: the canary lifecycle", () => {
     const world = new World({ "serin.dev/steps": "0.1,1,50" });
     world.startCanary();
     assert.equal(world.canaryWeight, 10);
-    assert.equal(world.annotations["serin.dev/weight"], "0.1");
+    assert.equal(world.labels["serin.dev/weight"], "0.1");
   });
 
   test("the promotion waits for the Deployment's rollout before stable takes traffic back", () => {
@@ -270,7 +322,7 @@ describe("planner: the canary lifecycle", () => {
     assert.equal(world.phase, "Promoting");
     assert.equal(world.canaryWeight, 10_000);
     assert.ok(world.canary, "the canary keeps serving");
-    assert.match(world.annotations["serin.dev/message"] ?? "", /waiting for the Deployment to roll out/);
+    assert.match(world.message, /waiting for the Deployment to roll out/);
     assert.ok((waiting.requeueAfterMs ?? 0) > 0);
     world.deployment = readyStatus({
       ...world.deployment,
@@ -335,8 +387,9 @@ describe("planner: the canary lifecycle", () => {
     world.annotate({ "serin.dev/action": "abort" });
     world.log = [];
     const aborted = world.reconcile(at(3));
-    assert.deepEqual(aborted.actions[0], { type: "setWeights", canary: 0 });
-    assert.deepEqual(world.log, ["setWeights", "ensureServices", "deleteCanary", "writeDeployment", "event"]);
+    assert.equal(aborted.actions[0]?.type, "writeRoute");
+    assert.equal(aborted.actions[0]?.type === "writeRoute" && aborted.actions[0].canary, 0);
+    assert.deepEqual(world.log, ["writeRoute", "event", "ensureServices", "deleteCanary", "writeDeployment"]);
     assert.equal(world.phase, "Aborted");
     assert.equal(world.canary, undefined);
     assert.deepEqual(world.deployment.spec?.template, before);
@@ -345,7 +398,7 @@ describe("planner: the canary lifecycle", () => {
       revision,
       "kept, so the webhook recognises a re-apply",
     );
-    assert.match(world.annotations["serin.dev/message"] ?? "", /aborted by the user at 10%/);
+    assert.match(world.message, /aborted by the user at 10%/);
     assert.deepEqual(world.events.slice(-1), ["Aborted"]);
 
     world.log = [];
@@ -385,10 +438,7 @@ describe("planner: the canary lifecycle", () => {
     assert.equal(waiting.requeueAfterMs, 5_000);
     world.reconcile(at(121));
     assert.equal(world.phase, "Aborted");
-    assert.match(
-      world.annotations["serin.dev/message"] ?? "",
-      /did not become ready within the progress deadline of 2m/,
-    );
+    assert.match(world.message, /did not become ready within the progress deadline of 2m/);
     assert.equal(world.canaryWeight, 0);
   });
 
@@ -410,18 +460,15 @@ describe("planner: the canary lifecycle", () => {
     world.reconcile(at(12));
     world.reconcile(at(17));
     assert.equal(world.canaryWeight, 1_000, "no data does not advance, past the step interval too");
-    assert.match(
-      world.annotations["serin.dev/message"] ?? "",
-      /Holding at 10%: success-rate has no data yet/,
-    );
+    assert.match(world.message, /Holding at 10%: success-rate has no data yet/);
     world.analysis = { result: "fail", reason: "success-rate 91%, wanted success-rate>=99" };
     world.reconcile(at(22));
     assert.equal(world.phase, "Progressing");
     assert.deepEqual(world.events.slice(-1), ["AnalysisFailed"]);
-    assert.match(world.annotations["serin.dev/message"] ?? "", /Check failed at 10% \(1 of 1 tolerated\)/);
+    assert.match(world.message, /Check failed at 10% \(1 of 1 tolerated\)/);
     world.reconcile(at(27));
     assert.equal(world.phase, "Aborted");
-    assert.match(world.annotations["serin.dev/message"] ?? "", /checks failed at 10%: success-rate 91%/);
+    assert.match(world.message, /checks failed at 10%: success-rate 91%/);
     assert.equal(world.canaryWeight, 0);
   });
 
@@ -432,7 +479,7 @@ describe("planner: the canary lifecycle", () => {
       "serin.dev/analysis": "success-rate>=99",
       "serin.dev/analysis-interval": "5s",
       "serin.dev/failure-limit": "1",
-      "serin.dev/tests": "http://smoke.shop/run",
+      "serin.dev/tests": "http://smoke.shop.svc/run",
     });
     world.startCanary();
     world.analysis = { result: "fail", reason: "p99 high" };
@@ -444,10 +491,10 @@ describe("planner: the canary lifecycle", () => {
     world.reconcile(at(17));
     assert.equal(world.phase, "Progressing", "one failure is tolerated again: the pass cleared the count");
     world.analysis = { result: "pass" };
-    world.tests = { result: "fail", reason: "test gate failed: http://smoke.shop/run answered 500" };
+    world.tests = { result: "fail", reason: "test gate failed: http://smoke.shop.svc/run answered 500" };
     world.reconcile(at(22));
     assert.equal(world.phase, "Aborted", "a failed test gate aborts at once");
-    assert.match(world.annotations["serin.dev/message"] ?? "", /answered 500 at 50%/);
+    assert.match(world.message, /answered 500 at 50%/);
   });
 
   test("removing the label puts stable at 100% first, then removes canary, split, Services and status", () => {
@@ -458,7 +505,7 @@ describe("planner: the canary lifecycle", () => {
     world.deployment = { ...world.deployment, metadata: { ...world.deployment.metadata, labels } };
     world.log = [];
     world.reconcile(at(3));
-    assert.deepEqual(world.log, ["setWeights", "deleteCanary", "removeRouting", "writeDeployment", "event"]);
+    assert.deepEqual(world.log, ["writeRoute", "deleteCanary", "removeRouting", "writeDeployment", "event"]);
     assert.deepEqual(world.weights.slice(-1), [0]);
     assert.ok(world.routingRemoved);
     assert.equal(
@@ -489,26 +536,102 @@ describe("planner: the canary lifecycle", () => {
     const world = new World();
     const decided = plan({ ...world.observed(T0), apexService: undefined });
     const write = decided.actions.find((action) => action.type === "writeDeployment");
-    assert.equal(write?.type === "writeDeployment" && write.annotations["serin.dev/phase"], "Initializing");
-    assert.match(
-      String(write?.type === "writeDeployment" && write.annotations["serin.dev/message"]),
-      /Waiting for Service web/,
+    assert.equal(write?.type === "writeDeployment" && write.labels["serin.dev/phase"], "Initializing");
+    const said = decided.actions.find((action) => action.type === "event");
+    assert.match(String(said?.type === "event" && said.message), /Waiting for Service web/);
+    assert.ok(
+      !decided.actions.some((action) => action.type === "writeRoute"),
+      "no split without its Service",
     );
-    assert.ok(!decided.actions.some((action) => action.type === "setWeights"));
   });
 
-  test("a restarted watcher resumes the same step from the state on the Deployment", () => {
+  test("a restarted watcher resumes the same step from the state on the split", () => {
     const world = new World({ "serin.dev/steps": "10,25", "serin.dev/step-interval": "60s" });
     world.startCanary();
-    const before = world.annotations["serin.dev/state"];
+    const before = world.routeAnnotations["serin.dev/state"];
     // A new process: nothing in memory, the same objects.
     const fresh = plan(world.observed(at(30)));
-    assert.ok(!fresh.actions.some((action) => action.type === "writeDeployment"), "no restart written");
-    assert.deepEqual(
-      fresh.actions.filter((action) => action.type === "setWeights"),
-      [{ type: "setWeights", canary: 1_000 }],
+    assert.ok(
+      !fresh.actions.some((action) => action.type === "writeDeployment" || action.type === "writeRoute"),
+      "no restart written: the split already says step 1 at 10%",
     );
     assert.equal(fresh.requeueAfterMs, 32_000);
-    assert.equal(world.annotations["serin.dev/state"], before);
+    assert.equal(world.routeAnnotations["serin.dev/state"], before);
+  });
+
+  test("while a canary runs the Deployment carries only the pending revision: the rest is on the split", () => {
+    const world = new World({ "serin.dev/steps": "10,50", "serin.dev/step-interval": "10s" });
+    const revision = world.startCanary();
+    world.reconcile(at(12));
+    const serinAnnotations = Object.keys(world.annotations).filter((key) => key.startsWith("serin.dev/"));
+    assert.deepEqual(serinAnnotations.sort(), [
+      "serin.dev/pending-revision",
+      "serin.dev/step-interval",
+      "serin.dev/steps",
+    ]);
+    assert.equal(world.annotations["serin.dev/pending-revision"], revision);
+    assert.equal(world.labels["serin.dev/phase"], "Progressing");
+    assert.equal(world.labels["serin.dev/weight"], "50");
+    assert.ok(world.routeAnnotations["serin.dev/pending-template"], "the template in flight is on the split");
+    assert.match(world.routeAnnotations["serin.dev/state"] ?? "", /"step":1/);
+    assert.match(world.message, /Canary weight 50% \(step 2 of 2\)/);
+  });
+
+  test("a step costs one split write and one label write: nothing that bumps the Deployment's generation", () => {
+    const world = new World({ "serin.dev/steps": "10,20,30", "serin.dev/step-interval": "10s" });
+    world.startCanary();
+    world.log = [];
+    const step = world.reconcile(at(12));
+    assert.deepEqual(world.log, ["ensureServices", "writeRoute", "event", "writeDeployment"]);
+    const write = step.actions.find((action) => action.type === "writeDeployment");
+    assert.deepEqual(write?.type === "writeDeployment" && write.annotations, {}, "no annotation changes");
+    assert.deepEqual(write?.type === "writeDeployment" && write.labels, { "serin.dev/weight": "20" });
+  });
+
+  test("the split deleted mid-canary: stable 100% on a new split, canary removed, the revision let go, said why", () => {
+    const world = new World({ "serin.dev/steps": "10,50", "serin.dev/step-interval": "1h" });
+    world.startCanary();
+    world.route = undefined;
+    world.reconcile(at(10));
+    assert.equal(world.phase, "Aborted");
+    assert.equal(world.canaryWeight, 0);
+    assert.equal(world.canary, undefined);
+    assert.equal(world.annotations["serin.dev/pending-revision"], undefined, "a re-apply starts afresh");
+    assert.match(world.message, /traffic split web was deleted while the canary was in flight/);
+    assert.deepEqual(world.events.slice(-1), ["Aborted"]);
+  });
+
+  test("status annotations of earlier versions are removed from the Deployment", () => {
+    const world = new World({
+      "serin.dev/state": "{}",
+      "serin.dev/message": "old",
+      "serin.dev/phase": "Idle",
+    });
+    world.reconcile(T0);
+    world.reconcile(at(1));
+    for (const key of ["serin.dev/state", "serin.dev/message", "serin.dev/phase"]) {
+      assert.equal(world.annotations[key], undefined, `${key} removed`);
+    }
+  });
+
+  test("someone else's Service where a track Service would go: nothing written to it, the canary aborted", () => {
+    const world = new World({ "serin.dev/step-interval": "1h" });
+    world.startCanary();
+    world.log = [];
+    const decided = plan({
+      ...world.observed(at(5)),
+      collision: { what: "Service shop/web-stable", route: false },
+    });
+    const types = decided.actions.map((action) => action.type);
+    assert.ok(
+      !types.includes("ensureServices") || types.indexOf("writeRoute") < types.indexOf("ensureServices"),
+    );
+    const said = decided.actions.find((action) => action.type === "event");
+    assert.match(
+      String(said?.type === "event" && said.message),
+      /Service shop\/web-stable exists and is not serin's/,
+    );
+    const write = decided.actions.find((action) => action.type === "writeDeployment");
+    assert.equal(write?.type === "writeDeployment" && write.labels["serin.dev/phase"], "Aborted");
   });
 });

@@ -1,14 +1,24 @@
-import type { V1Deployment } from "@kubernetes/client-node";
-import type { MetricCheck } from "../contract/analysis.js";
-import { annotationsOf, phaseOf } from "../contract/deployment.js";
-import { StatusKey } from "../contract/keys.js";
-import { type CanarySpec, parseCanarySpec, type SpecOptions } from "../contract/spec.js";
-import { type CanaryState, elapsedMs, parseState } from "./state.js";
+import type { CanarySpec } from "../contract/spec.js";
+import type { GateTicket } from "./actions.js";
+import { type CanaryState, elapsedMs } from "./state.js";
 
 /**
- * When the metric checks and the test gates of a step are due. The watcher asks before planning,
- * runs what is due, and hands the verdicts to the planner; time and state decide, nothing else.
+ * When the metric checks of a step are due, and what a finished gate job said. The planner decides
+ * what to start; the jobs run in the background and their outcomes come back to a later reconcile.
  */
+
+/** The verdict of the metric checks, or of the test gates. */
+export type GateVerdict =
+  | { result: "pass" }
+  | { result: "fail"; reason: string }
+  | { result: "inconclusive"; reason: string };
+
+/** A finished gate job: its verdict, the step it belongs to, and when it finished (ISO time). */
+export interface GateOutcome {
+  verdict: GateVerdict;
+  ticket: GateTicket;
+  at: string;
+}
 
 /** Milliseconds until the next metric check of the current step (Infinity when there is none). */
 export function analysisDueInMs(spec: CanarySpec, state: CanaryState, now: Date): number {
@@ -30,34 +40,16 @@ export function passedThisStep(state: CanaryState): boolean {
   return ranThisStep(state) && state.lastAnalysis === "pass";
 }
 
-export interface DueGates {
-  /** Run these metric checks now. */
-  checks?: MetricCheck[];
-  /** Call these test gates now (only if the checks run with them pass). */
-  tests?: { urls: string[]; step: number; weight: number };
-  spec: CanarySpec;
-  state: CanaryState;
+/** The ticket of the step `state` holds. */
+export function ticketOf(state: CanaryState): GateTicket {
+  return { revision: state.revision, stepStartedAt: state.stepStartedAt ?? state.startedAt };
 }
 
-export function dueGates(deployment: V1Deployment, now: Date, options?: SpecOptions): DueGates | undefined {
-  if (phaseOf(deployment) !== "Progressing") return undefined;
-  const annotations = annotationsOf(deployment);
-  const parsed = parseCanarySpec(annotations, deployment.metadata?.name ?? "", options);
-  const state = parseState(annotations[StatusKey.state]);
-  if (!parsed.ok || !state || state.pausedAt || state.revision !== annotations[StatusKey.pendingRevision]) {
-    return undefined;
-  }
-  const spec = parsed.spec;
-  const step = spec.steps[state.step];
-  if (step?.kind !== "weight" || spec.action) return undefined;
-  const checksDue = analysisDueInMs(spec, state, now) === 0;
-  const stepOver = elapsedMs(state.stepStartedAt, now) >= spec.stepIntervalMs;
-  const testsDue =
-    spec.tests.length > 0 && stepOver && (spec.analysis.length === 0 || checksDue || passedThisStep(state));
-  return {
-    spec,
-    state,
-    ...(checksDue ? { checks: spec.analysis } : {}),
-    ...(testsDue ? { tests: { urls: spec.tests, step: state.step + 1, weight: step.weight / 100 } } : {}),
-  };
+/** An outcome that belongs to the step held now (a late answer for an earlier step counts for nothing). */
+export function forThisStep(outcome: GateOutcome | undefined, state: CanaryState): GateOutcome | undefined {
+  if (!outcome) return undefined;
+  const ticket = ticketOf(state);
+  return outcome.ticket.revision === ticket.revision && outcome.ticket.stepStartedAt === ticket.stepStartedAt
+    ? outcome
+    : undefined;
 }

@@ -1,5 +1,5 @@
 import type { V1Deployment, V1OwnerReference, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
-import { ENABLED_LABEL, MIRRORED_AS_LABELS, TRACK_LABEL, type Track } from "../contract/keys.js";
+import { ENABLED_LABEL, StatusLabel, TRACK_LABEL, type Track } from "../contract/keys.js";
 import { canonicalJson } from "../contract/revision.js";
 
 /** The objects serin owns beside an enabled Deployment, built from plain values. */
@@ -23,6 +23,20 @@ export function ownerReferenceTo(deployment: V1Deployment): V1OwnerReference {
   };
 }
 
+/**
+ * Whether serin made `object` for the Deployment: its `serin.dev/deployment` label names it, or an
+ * ownerReference points at the Deployment's uid. Nothing else is serin's to change or delete.
+ */
+export function isOwnedBy(
+  object: { metadata?: { labels?: Record<string, string>; ownerReferences?: { uid: string }[] } },
+  deployment: { metadata?: { name?: string; uid?: string } },
+): boolean {
+  const name = deployment.metadata?.name;
+  if (name && object.metadata?.labels?.[OWNER_LABEL] === name) return true;
+  const uid = deployment.metadata?.uid;
+  return uid !== undefined && (object.metadata?.ownerReferences ?? []).some((ref) => ref.uid === uid);
+}
+
 export function ownedLabels(deployment: V1Deployment): Record<string, string> {
   return { [OWNER_LABEL]: deployment.metadata?.name ?? "" };
 }
@@ -38,7 +52,7 @@ export function canaryDeployment(
   // without the primary's status labels.
   const labels = Object.fromEntries(
     Object.entries(primary.metadata?.labels ?? {}).filter(
-      ([key]) => key !== ENABLED_LABEL && !MIRRORED_AS_LABELS.includes(key),
+      ([key]) => key !== ENABLED_LABEL && key !== StatusLabel.phase && key !== StatusLabel.weight,
     ),
   );
   const selector = primary.spec?.selector ?? {};

@@ -1,3 +1,4 @@
+import { isPhase, type Phase } from "../contract/keys.js";
 import { canonicalJson } from "../contract/revision.js";
 
 /**
@@ -5,6 +6,11 @@ import { canonicalJson } from "../contract/revision.js";
  * restarted (or newly elected) watcher carries on where the last one stopped.
  */
 export interface CanaryState {
+  /**
+   * The phase this bookkeeping was written with. The split is written first in every decision, so when
+   * the Deployment's label lags behind (its write lost a race), the split says where the canary is.
+   */
+  phase?: Phase;
   /** The revision this bookkeeping belongs to; a different pending revision starts afresh. */
   revision: string;
   /** Index into the steps; -1 while the canary is not ready yet. */
@@ -38,6 +44,7 @@ export function parseState(text: string | undefined): CanaryState | undefined {
       step: value.step,
       startedAt: value.startedAt,
       failures: typeof value.failures === "number" ? value.failures : 0,
+      ...(isPhase(value.phase) ? { phase: value.phase } : {}),
       ...(typeof value.stepStartedAt === "string" ? { stepStartedAt: value.stepStartedAt } : {}),
       ...(typeof value.pausedAt === "string" ? { pausedAt: value.pausedAt } : {}),
       ...(typeof value.lastAnalysisAt === "string" ? { lastAnalysisAt: value.lastAnalysisAt } : {}),

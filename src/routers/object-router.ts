@@ -71,6 +71,44 @@ export class ObjectRouter implements Router {
     }
   }
 
+  /**
+   * One write guarded by the resourceVersion of `existing` (the object as the caller's cache holds it):
+   * the weights and serin's annotations (null removes) on it, or a new object when there is none. No
+   * request when nothing would change. A write that lost a race throws the apiserver's 409 (a 404 when
+   * the object went away), for the caller to read again and decide again. Returns the object as stored.
+   */
+  async write(
+    target: RouteTarget,
+    weights: Weights,
+    annotations: Record<string, string | null>,
+    existing: unknown,
+  ): Promise<unknown> {
+    assertWeights(weights);
+    const where = { ...this.where(target), fieldManager: "serin" };
+    if (existing) {
+      const current = existing as RouteObject<unknown>;
+      const desired = withAnnotations(this.kind.repair(current, target, weights), annotations);
+      if (isDeepStrictEqual(desired, current)) return existing;
+      try {
+        return await this.objects.replaceNamespacedCustomObject({
+          ...where,
+          name: target.service,
+          body: desired,
+        });
+      } catch (error) {
+        if (apiErrorCode(error) === 409 || isObjectNotFound(error, target.service)) throw error;
+        throw this.failure("replace", target, error);
+      }
+    }
+    const body = withAnnotations(this.kind.build(target, weights), annotations);
+    try {
+      return await this.objects.createNamespacedCustomObject({ ...where, body });
+    } catch (error) {
+      if (apiErrorCode(error) === 409) throw error;
+      throw this.failure("create", target, error);
+    }
+  }
+
   /** Read, decide, write once; on a lost race (409) read again and decide again. */
   private async converge(
     target: RouteTarget,
@@ -78,26 +116,15 @@ export class ObjectRouter implements Router {
   ): Promise<void> {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const existing = await this.read(target);
-      const where = this.where(target);
-      let write: () => Promise<unknown>;
-      if (existing) {
-        const desired = this.kind.repair(existing, target, weightsFor(existing));
-        if (isDeepStrictEqual(desired, existing)) return;
-        write = () =>
-          this.objects.replaceNamespacedCustomObject({ ...where, name: target.service, body: desired });
-      } else {
-        const body = this.kind.build(target, weightsFor(undefined));
-        write = () => this.objects.createNamespacedCustomObject({ ...where, body });
-      }
       try {
-        await write();
+        await this.write(target, weightsFor(existing), {}, existing);
         return;
       } catch (error) {
         // 409 is "changed since you read it" on replace and "already exists" on create, and a 404 on
         // replace is "deleted since you read it": all mean read again and decide from what is there.
         const overtaken =
           apiErrorCode(error) === 409 || (existing !== undefined && isObjectNotFound(error, target.service));
-        if (!overtaken) throw this.failure(existing ? "replace" : "create", target, error);
+        if (!overtaken) throw error;
       }
     }
     throw new Error(
@@ -105,7 +132,7 @@ export class ObjectRouter implements Router {
     );
   }
 
-  private async read(target: RouteTarget): Promise<RouteObject<unknown> | undefined> {
+  async read(target: RouteTarget): Promise<RouteObject<unknown> | undefined> {
     try {
       return (await this.objects.getNamespacedCustomObject({
         ...this.where(target),
@@ -143,6 +170,24 @@ export class ObjectRouter implements Router {
     const detail = apiErrorMessage(error);
     return new Error(`${verb} ${this.describe(target)} failed${status}: ${detail}${hint}`, { cause: error });
   }
+}
+
+/** `object` with serin's annotations set (string) or removed (null); the same object when none change. */
+function withAnnotations(
+  object: RouteObject<unknown>,
+  changes: Record<string, string | null>,
+): RouteObject<unknown> {
+  if (Object.keys(changes).length === 0) return object;
+  const annotations: Record<string, string> = {
+    ...(object.metadata.annotations as Record<string, string> | undefined),
+  };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete annotations[key];
+    else annotations[key] = value;
+  }
+  const { annotations: _old, ...rest } = object.metadata;
+  const metadata = Object.keys(annotations).length > 0 ? { ...rest, annotations } : rest;
+  return { ...object, metadata };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Service } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Deployment, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { WEIGHT_SCALE } from "../contract/keys.js";
 import type { Action } from "../plan/actions.js";
@@ -6,29 +6,46 @@ import {
   canaryDeployment,
   canaryDeploymentName,
   canaryDiffers,
+  isOwnedBy,
   serviceDiffers,
   trackService,
+  trackServiceName,
 } from "../plan/objects.js";
 import type { Router, RouteTarget } from "../routers/router.js";
 import { deploymentWriteOps } from "./deployment-write.js";
 import type { EventRecorder } from "./events.js";
-import { ignoreNotFound, isNotFound, JSON_PATCH, type Kube, mergePatch } from "./kube.js";
+import type { GateJobs } from "./gate-jobs.js";
+import { ignoreNotFound, isConflict, JSON_PATCH, type Kube, mergePatch } from "./kube.js";
 import { deploymentPath } from "./raw-json.js";
+import type { ReadYourWrites } from "./read-your-writes.js";
 
 /** What one reconcile works on: the Deployment as read, and where its traffic goes. */
 export interface Subject {
+  /** namespace/name of the Deployment. */
+  key: string;
   deployment: V1Deployment;
   apexService: V1Service | undefined;
   target: RouteTarget;
-  /** The canary's share as read at the start of this reconcile (undefined: no route object). */
-  canaryWeight: number | undefined;
+  /** The traffic split as read (undefined: none yet). */
+  route: unknown;
 }
 
-/** Informer caches: objects that already match need no read at all. */
-export interface OwnedCaches {
-  canaries: { get(name: string, namespace?: string): V1Deployment | undefined };
-  services: { get(name: string, namespace?: string): V1Service | undefined };
-  routes: { get(name: string, namespace?: string): unknown };
+/** The informer caches, each seen through this process's own latest writes. */
+export interface Caches {
+  deployments: ReadYourWrites<V1Deployment>;
+  canaries: ReadYourWrites<V1Deployment>;
+  services: ReadYourWrites<V1Service>;
+  routes: ReadYourWrites<KubernetesObject>;
+}
+
+/** An object serin would create or change stands there and belongs to someone else. */
+export class CollisionError extends Error {
+  constructor(
+    readonly what: string,
+    readonly route = false,
+  ) {
+    super(`${what} exists and is not serin's`);
+  }
 }
 
 /** Performs the planner's actions against the API server, one at a time, in order. */
@@ -38,51 +55,51 @@ export class Executor {
     private readonly router: Router,
     private readonly events: EventRecorder,
     private readonly logger: Logger,
-    private readonly caches: OwnedCaches,
+    private readonly caches: Caches,
+    private readonly gates: GateJobs,
   ) {}
 
   async perform(action: Action, subject: Subject): Promise<void> {
     const { deployment, target } = subject;
     const namespace = target.namespace;
+    const name = deployment.metadata?.name ?? "";
     switch (action.type) {
       case "ensureServices":
         if (subject.apexService) {
-          await this.ensureService(trackService(subject.apexService, "stable", deployment));
-          await this.ensureService(trackService(subject.apexService, "canary", deployment));
+          await this.ensureService(trackService(subject.apexService, "stable", deployment), name);
+          await this.ensureService(trackService(subject.apexService, "canary", deployment), name);
         }
         return;
-      case "setWeights":
-        // The split already shows these weights: no call at all.
-        if (subject.canaryWeight === action.canary) return;
-        await this.router.setWeights(target, { stable: WEIGHT_SCALE - action.canary, canary: action.canary });
-        subject.canaryWeight = action.canary;
+      case "writeRoute": {
+        if (subject.route && !isOwnedBy(subject.route as KubernetesObject, deployment)) {
+          throw new CollisionError(`${this.router.api} ${namespace}/${target.service}`, true);
+        }
+        const weights = { stable: WEIGHT_SCALE - action.canary, canary: action.canary };
+        const written = await this.router.write(target, weights, action.annotations, subject.route);
+        if (written !== subject.route) {
+          this.caches.routes.remember(written as KubernetesObject);
+          subject.route = written;
+        }
         return;
+      }
       case "applyCanary":
-        await this.applyCanary(canaryDeployment(deployment, action.template, action.revision));
+        await this.applyCanary(canaryDeployment(deployment, action.template, action.revision), name);
         return;
       case "deleteCanary":
-        await ignoreNotFound(
-          this.kube.apps.deleteNamespacedDeployment({
-            name: canaryDeploymentName(deployment.metadata?.name ?? ""),
-            namespace,
-            propagationPolicy: "Background",
-          }),
-        );
+        await this.deleteCanary(namespace, name);
         return;
       case "removeRouting":
-        await this.router.finalize(target);
-        for (const name of [target.stableService, target.canaryService]) {
-          await ignoreNotFound(this.kube.core.deleteNamespacedService({ name, namespace }));
-        }
+        await this.removeRouting(namespace, name, action.service, subject);
         return;
       case "writeDeployment": {
         const body = deploymentWriteOps(deployment, action.annotations, action.template, action.labels);
         const written = await this.kube.raw.send<V1Deployment>(
           "PATCH",
-          deploymentPath(namespace, deployment.metadata?.name ?? ""),
+          deploymentPath(namespace, name),
           body,
           JSON_PATCH,
         );
+        this.caches.deployments.remember(written);
         // Later actions of the same plan (events) refer to the object as now stored.
         subject.deployment = written;
         return;
@@ -90,80 +107,144 @@ export class Executor {
       case "event":
         await this.events.record(deployment, action.reason, action.message, action.warning);
         return;
+      case "runChecks":
+        this.gates.startChecks(subject.key, action.checks, action.ticket, {
+          namespace,
+          deployment: canaryDeploymentName(name),
+          service: target.service,
+          analysisIntervalMs: action.intervalMs,
+        });
+        return;
+      case "callTests":
+        this.gates.startTests(subject.key, action.urls, action.ticket, {
+          deployment: name,
+          namespace,
+          revision: action.ticket.revision,
+          step: action.step,
+          weight: action.weight,
+          canaryService: target.canaryService,
+        });
+        return;
     }
   }
 
-  private ensureService(desired: V1Service): Promise<void> {
+  /** A track Service made to match: created when missing, patched when it differs; never someone else's. */
+  private async ensureService(desired: V1Service, owner: string): Promise<void> {
     const name = desired.metadata?.name ?? "";
     const namespace = desired.metadata?.namespace ?? "";
-    return this.converge(`track Service ${name}`, desired, {
-      cached: this.caches.services.get(name, namespace),
-      differs: serviceDiffers,
-      read: () => this.kube.core.readNamespacedService({ name, namespace }),
-      create: () => this.kube.core.createNamespacedService({ namespace, body: desired }),
-      // A merge patch keeps the clusterIP the API server allocated.
-      update: (existing) =>
-        this.kube.core.patchNamespacedService(
-          {
-            name,
-            namespace,
-            body: {
-              metadata: {
-                resourceVersion: existing.metadata?.resourceVersion,
-                labels: desired.metadata?.labels,
-              },
-              spec: { selector: desired.spec?.selector, ports: desired.spec?.ports },
-            },
-          },
-          mergePatch,
-        ),
-    });
-  }
-
-  private applyCanary(desired: V1Deployment): Promise<void> {
-    const name = desired.metadata?.name ?? "";
-    const namespace = desired.metadata?.namespace ?? "";
-    return this.converge(`canary Deployment ${name}`, desired, {
-      cached: this.caches.canaries.get(name, namespace),
-      differs: canaryDiffers,
-      // Raw JSON both ways: the user's template reaches the canary with every field it has.
-      read: () => this.kube.raw.send<V1Deployment>("GET", deploymentPath(namespace, name)),
-      create: () => this.kube.raw.send("POST", deploymentPath(namespace), desired),
-      update: (existing) =>
-        this.kube.raw.send("PUT", deploymentPath(namespace, name), {
-          ...desired,
-          metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
-        }),
-    });
+    const existing = this.caches.services.get(name, namespace);
+    if (existing && !isOwnedBy(existing, { metadata: { name: owner } })) {
+      throw new CollisionError(`Service ${namespace}/${name}`);
+    }
+    if (existing && !serviceDiffers(existing, desired)) return;
+    if (!existing) {
+      try {
+        const created = await this.kube.core.createNamespacedService({
+          namespace,
+          body: desired,
+          fieldManager: "serin",
+        });
+        this.caches.services.remember(created);
+        this.logger.info(`created track Service ${name}`);
+        return;
+      } catch (error) {
+        // Not in the cache, yet there: someone else's (serin's own would be cached).
+        if (isConflict(error)) throw new CollisionError(`Service ${namespace}/${name}`);
+        throw error;
+      }
+    }
+    // A merge patch keeps the clusterIP the API server allocated; the resourceVersion guards it.
+    const patched = await this.kube.core.patchNamespacedService(
+      {
+        name,
+        namespace,
+        fieldManager: "serin",
+        body: {
+          metadata: { resourceVersion: existing.metadata?.resourceVersion, labels: desired.metadata?.labels },
+          spec: { selector: desired.spec?.selector, ports: desired.spec?.ports },
+        },
+      },
+      mergePatch,
+    );
+    this.caches.services.remember(patched);
+    this.logger.info(`updated track Service ${name}`);
   }
 
   /**
-   * An owned object made to match `desired`: nothing when the informer's copy already does; otherwise
-   * read it, create it when missing, update it (guarded by the resourceVersion read) when different.
+   * `<name>-canary` made to match, as raw JSON both ways (the user's template reaches the canary with
+   * every field it has): created when missing, replaced when another revision or size is wanted.
    */
-  private async converge<T>(
-    what: string,
-    desired: T,
-    object: {
-      cached: T | undefined;
-      differs(existing: T, desired: T): boolean;
-      read(): Promise<T>;
-      create(): Promise<unknown>;
-      update(existing: T): Promise<unknown>;
-    },
-  ): Promise<void> {
-    if (object.cached && !object.differs(object.cached, desired)) return;
-    let existing: T;
-    try {
-      existing = await object.read();
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      await object.create();
-      this.logger.info(`created ${what}`);
+  private async applyCanary(desired: V1Deployment, owner: string): Promise<void> {
+    const name = desired.metadata?.name ?? "";
+    const namespace = desired.metadata?.namespace ?? "";
+    const existing = this.caches.canaries.get(name, namespace);
+    if (existing && !canaryDiffers(existing, desired)) return;
+    if (!existing) {
+      let created: V1Deployment;
+      try {
+        created = await this.kube.raw.send<V1Deployment>("POST", deploymentPath(namespace), desired);
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        // Already there yet not in the cache of serin's canaries: someone else's Deployment.
+        const there = await this.kube.raw.send<V1Deployment>("GET", deploymentPath(namespace, name));
+        if (!isOwnedBy(there, { metadata: { name: owner } }))
+          throw new CollisionError(`Deployment ${namespace}/${name}`);
+        this.caches.canaries.remember(there);
+        throw error;
+      }
+      this.caches.canaries.remember(created);
+      this.logger.info(`created canary Deployment ${name}`);
       return;
     }
-    if (!object.differs(existing, desired)) return;
-    await object.update(existing);
-    this.logger.info(`updated ${what}`);
+    const replaced = await this.kube.raw.send<V1Deployment>("PUT", deploymentPath(namespace, name), {
+      ...desired,
+      metadata: { ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion },
+    });
+    this.caches.canaries.remember(replaced);
+    this.logger.info(`updated canary Deployment ${name}`);
+  }
+
+  /** Deletes serin's canary only: the one in its cache, and only that object (its uid as precondition). */
+  private async deleteCanary(namespace: string, owner: string): Promise<void> {
+    const name = canaryDeploymentName(owner);
+    const existing = this.caches.canaries.get(name, namespace);
+    if (!existing || !isOwnedBy(existing, { metadata: { name: owner } })) return;
+    await ignoreNotFound(
+      this.kube.raw.send("DELETE", deploymentPath(namespace, name), {
+        kind: "DeleteOptions",
+        apiVersion: "v1",
+        propagationPolicy: "Background",
+        preconditions: { uid: existing.metadata?.uid },
+      }),
+    );
+    this.caches.canaries.forget(name, namespace);
+  }
+
+  /** The split and the two track Services of `service`, where they are serin's for this Deployment. */
+  private async removeRouting(
+    namespace: string,
+    owner: string,
+    service: string,
+    subject: Subject,
+  ): Promise<void> {
+    const ownerObject = { metadata: { name: owner } };
+    const route = this.caches.routes.get(service, namespace);
+    if (route && isOwnedBy(route, subject.deployment.metadata?.uid ? subject.deployment : ownerObject)) {
+      await this.router.finalize({ ...subject.target, service });
+      this.caches.routes.forget(service, namespace);
+    }
+    for (const track of ["stable", "canary"] as const) {
+      const name = trackServiceName(service, track);
+      const existing = this.caches.services.get(name, namespace);
+      if (!existing || !isOwnedBy(existing, ownerObject)) continue;
+      await ignoreNotFound(
+        this.kube.core.deleteNamespacedService({
+          name,
+          namespace,
+          body: { preconditions: { uid: existing.metadata?.uid } },
+        }),
+      );
+      this.caches.services.forget(name, namespace);
+    }
   }
 }

@@ -67,7 +67,7 @@ test("a failing key is retried with growing backoff and the error reported", asy
   await tick(100);
   assert.equal(attempts.length, 3);
   assert.deepEqual(reported, [10, 20]);
-  queue.stop();
+  await queue.drain();
 });
 
 test("a requested requeue comes back after its delay; an earlier add wins", async () => {
@@ -88,5 +88,62 @@ test("a requested requeue comes back after its delay; an earlier add wins", asyn
   queue.addAfter("b", 10);
   await tick(40);
   assert.deepEqual(seen, ["a", "a", "b"]);
-  queue.stop();
+  await queue.drain();
+});
+
+test("an event goes ahead of every waiting resync, and a resync of a key already waiting adds nothing", async () => {
+  const seen: string[] = [];
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const queue = new WorkQueue(
+    async (key) => {
+      seen.push(key);
+      if (key === "busy") await gate;
+      return undefined;
+    },
+    { workers: 1 },
+  );
+  queue.add("busy");
+  for (const key of ["r1", "r2", "r3"]) queue.add(key, "resync");
+  queue.add("r2", "resync");
+  queue.add("abort-me");
+  queue.add("r3");
+  release();
+  await queue.idle();
+  assert.deepEqual(seen, ["busy", "abort-me", "r3", "r1", "r2"]);
+});
+
+test("drain takes no new work and waits for the reconciles in flight", async () => {
+  let finished = false;
+  const queue = new WorkQueue(
+    async () => {
+      await tick(30);
+      finished = true;
+      return undefined;
+    },
+    { workers: 1 },
+  );
+  queue.add("a");
+  await tick(1);
+  await queue.drain();
+  assert.equal(finished, true, "drain resolved only after the reconcile ended");
+  queue.add("b");
+  assert.equal(queue.length, 0, "nothing is taken after drain");
+});
+
+test("a requeue asked for beyond a day is clamped instead of overflowing the timer", async () => {
+  const seen: string[] = [];
+  const queue = new WorkQueue(
+    async (key) => {
+      seen.push(key);
+      return undefined;
+    },
+    { workers: 1 },
+  );
+  queue.addAfter("far", 10 ** 12);
+  await tick(20);
+  assert.deepEqual(seen, [], "a huge delay does not fire at once");
+  await queue.drain();
 });

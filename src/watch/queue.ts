@@ -2,6 +2,9 @@
  * A keyed work queue in the manner of client-go's: handlers enqueue keys, never objects; a key is
  * processed by one worker at a time, and a key added while it is being processed runs once more
  * afterwards. Delayed adds keep the earliest due time. Failures back off per key.
+ *
+ * Two lanes: what a watch event or a due time asks for goes ahead of periodic resyncs, so that an
+ * abort never waits behind a thousand Deployments that are only being looked at again.
  */
 export interface QueueOptions {
   workers: number;
@@ -12,9 +15,12 @@ export interface QueueOptions {
 
 export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
 
+/** "event": a watch event, a user's action, a due time; "resync": the periodic look at everything. */
+export type Lane = "event" | "resync";
+
 export class WorkQueue {
-  private readonly ready: string[] = [];
-  private readonly queued = new Set<string>();
+  // Sets keep insertion order: each is a FIFO with O(1) removal.
+  private readonly ready = { event: new Set<string>(), resync: new Set<string>() };
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout }>();
@@ -22,6 +28,8 @@ export class WorkQueue {
   private running = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** Longest a requeue may be asked for: a delay past it is clamped (timers overflow past 2^31-1 ms). */
+  static readonly MAX_DELAY_MS = 24 * 60 * 60 * 1000;
 
   constructor(
     private readonly handler: Handler,
@@ -29,29 +37,35 @@ export class WorkQueue {
     private readonly onError: (key: string, error: unknown, retryInMs: number) => void = () => {},
   ) {}
 
-  add(key: string): void {
+  add(key: string, lane: Lane = "event"): void {
     if (this.stopped) return;
-    const pending = this.timers.get(key);
-    if (pending) {
-      clearTimeout(pending.timer);
-      this.timers.delete(key);
+    if (lane === "event") {
+      const pending = this.timers.get(key);
+      if (pending) {
+        clearTimeout(pending.timer);
+        this.timers.delete(key);
+      }
     }
     if (this.active.has(key)) {
       this.dirty.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    this.ready.push(key);
+    if (this.ready.event.has(key)) return;
+    if (this.ready.resync.has(key)) {
+      if (lane === "resync") return;
+      this.ready.resync.delete(key);
+    }
+    this.ready[lane].add(key);
     this.pump();
   }
 
   addAfter(key: string, delayMs: number): void {
     if (this.stopped) return;
-    if (delayMs <= 0) {
+    if (!(delayMs > 0)) {
       this.add(key);
       return;
     }
+    delayMs = Math.min(delayMs, WorkQueue.MAX_DELAY_MS);
     const due = Date.now() + delayMs;
     const pending = this.timers.get(key);
     if (pending && pending.due <= due) return;
@@ -65,32 +79,55 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.ready.length;
+    return this.ready.event.size + this.ready.resync.size;
   }
 
   /** Resolves when nothing is queued or running (delayed adds aside). */
   idle(): Promise<void> {
-    if (this.ready.length === 0 && this.running === 0) return Promise.resolve();
+    if (this.length === 0 && this.running === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  stop(): void {
+  /**
+   * Takes no more work and resolves once the reconciles in flight have finished (or after `graceMs`,
+   * when one hangs): the manager lets go of the Lease only then, so that two writers never overlap.
+   */
+  async drain(graceMs = 10_000): Promise<void> {
     this.stopped = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.ready.length = 0;
-    this.queued.clear();
+    this.ready.event.clear();
+    this.ready.resync.clear();
+    this.dirty.clear();
+    if (this.running === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private next(): string | undefined {
+    for (const lane of [this.ready.event, this.ready.resync]) {
+      for (const key of lane) {
+        lane.delete(key);
+        return key;
+      }
+    }
+    return undefined;
   }
 
   private pump(): void {
-    while (!this.stopped && this.running < this.options.workers && this.ready.length > 0) {
-      const key = this.ready.shift() as string;
-      this.queued.delete(key);
+    while (!this.stopped && this.running < this.options.workers && this.length > 0) {
+      const key = this.next() as string;
       this.active.add(key);
       this.running += 1;
       void this.work(key);
     }
-    if (this.ready.length === 0 && this.running === 0) {
+    if (this.length === 0 && this.running === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const resolve of waiters) resolve();
@@ -116,5 +153,10 @@ export class WorkQueue {
     if (this.dirty.delete(key)) this.add(key);
     if (retryInMs !== undefined) this.addAfter(key, retryInMs);
     this.pump();
+    if (this.stopped && this.running === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
   }
 }

@@ -1,48 +1,40 @@
-import type { V1Deployment, V1Service } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Deployment, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { runChecks } from "../analysis/checks.js";
-import type { PrometheusClient } from "../analysis/prometheus.js";
-import type { MetricTemplates } from "../analysis/queries.js";
-import { runTestGates } from "../analysis/test-gates.js";
 import { annotationsOf } from "../contract/deployment.js";
 import { UserKey } from "../contract/keys.js";
 import type { SpecOptions } from "../contract/spec.js";
-import type { TestUrlPolicy } from "../contract/test-urls.js";
-import { type GateVerdict, plan } from "../plan/decide.js";
-import { dueGates } from "../plan/gates.js";
+import type { Plan } from "../plan/actions.js";
+import { type Observed, plan } from "../plan/decide.js";
+import { planDeleted } from "../plan/deleted.js";
 import {
   canaryDeploymentName,
-  OWNER_LABEL,
+  isOwnedBy,
   ownedLabels,
   ownerReferenceTo,
   trackServiceName,
 } from "../plan/objects.js";
 import type { Router, RouteTarget } from "../routers/router.js";
-import type { Executor, OwnedCaches, Subject } from "./executor.js";
-import { ignoreNotFound, isNotFound, type Kube } from "./kube.js";
+import { type Caches, CollisionError, type Executor, type Subject } from "./executor.js";
+import type { GateJobs } from "./gate-jobs.js";
+import { isConflict, isNotFound, type Kube } from "./kube.js";
 import { deploymentPath } from "./raw-json.js";
 
-/** What the watcher needs to judge a step: Prometheus for the checks, and the test-gate allowlist. */
-export interface GateRunners {
-  prometheus: PrometheusClient;
-  templates: MetricTemplates;
-  /** The shortest range rate() is taken over; the analysis interval when that is longer. */
-  metricsWindowMs: number;
-  testUrlPolicy: TestUrlPolicy;
-}
-
 export interface ReconcilerOptions {
-  gates: GateRunners;
   kube: Kube;
   router: Router;
   executor: Executor;
-  caches: OwnedCaches;
+  caches: Caches;
+  gates: GateJobs;
+  /** Every Service serin's track Services of a namespace (listed by owner label), from the informer. */
+  ownedServices: (namespace: string, owner: string) => readonly V1Service[];
   logger: Logger;
   specOptions: SpecOptions;
   clock?: () => Date;
 }
 
 const SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** How many times a reconcile that lost a race reads afresh and decides again before it gives up. */
+const ATTEMPTS = 3;
 
 export function routeTarget(
   deployment: V1Deployment,
@@ -61,8 +53,10 @@ export function routeTarget(
 }
 
 /**
- * reconcile(key): read the Deployment and what surrounds it, ask the planner, perform its actions.
- * Level-triggered: nothing is carried over from one call to the next.
+ * reconcile(key): read the Deployment and what surrounds it from the informer caches (seen through
+ * serin's own latest writes), ask the planner, perform its actions. Level-triggered: nothing is
+ * carried over from one call to the next but what the objects say. No request reads anything on this
+ * path; a write that lost a race reads the two objects it depends on afresh and decides again.
  */
 export class Reconciler {
   private readonly clock: () => Date;
@@ -72,107 +66,130 @@ export class Reconciler {
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
-    const { kube, router, executor, caches } = this.options;
     const [namespace = "", name = ""] = key.split("/");
-    let deployment: V1Deployment;
-    try {
-      // Raw JSON: fields client-node's models do not know survive into the canary and the promotion.
-      deployment = await kube.raw.send<V1Deployment>("GET", deploymentPath(namespace, name));
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      await this.removeOwned(namespace, name);
-      return {};
+    let collision: { what: string; route: boolean } | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const decided = await this.once(key, namespace, name, collision);
+        return decided.requeueAfterMs !== undefined ? { requeueAfterMs: decided.requeueAfterMs } : {};
+      } catch (error) {
+        if (attempt >= ATTEMPTS) throw error;
+        if (error instanceof CollisionError && collision === undefined) {
+          collision = { what: error.what, route: error.route };
+          continue;
+        }
+        if (!isConflict(error) && !isNotFound(error)) throw error;
+        await this.refresh(namespace, name);
+      }
+    }
+  }
+
+  private async once(
+    key: string,
+    namespace: string,
+    name: string,
+    collision: { what: string; route: boolean } | undefined,
+  ): Promise<Plan> {
+    const { caches, executor, router } = this.options;
+    const deployment = caches.deployments.get(name, namespace);
+    if (!deployment) {
+      // Deleted (or no longer enabled and gone from the cache): what serin owned for it goes.
+      this.options.gates.forget(key);
+      const owned = this.options.ownedServices(namespace, name);
+      const decided = planDeleted({
+        canary: caches.canaries.get(canaryDeploymentName(name), namespace) !== undefined,
+        services: [
+          ...new Set(owned.map((service) => (service.metadata?.name ?? "").replace(/-(stable|canary)$/, ""))),
+        ],
+      });
+      const stub: V1Deployment = { metadata: { name, namespace } };
+      for (const action of decided.actions) {
+        const service = action.type === "removeRouting" ? action.service : name;
+        await executor.perform(action, {
+          key,
+          deployment: stub,
+          apexService: undefined,
+          target: routeTarget(stub, service, undefined),
+          route: caches.routes.get(service, namespace),
+        });
+      }
+      return decided;
     }
     const service = annotationsOf(deployment)[UserKey.service] ?? name;
-    const apexService = caches.services.get(service, namespace);
+    const routable = SERVICE_NAME.test(service);
+    const apexService = routable ? caches.services.get(service, namespace) : undefined;
     const target = routeTarget(deployment, service, apexService);
-    // The split from the informer's cache: the Deployment is read fresh (its state decides), the split
-    // only tells whether a write is needed, and a stale copy costs at most one no-op read-and-compare.
-    const route = SERVICE_NAME.test(service) ? caches.routes.get(service, namespace) : undefined;
-    const canaryWeight = route ? router.readWeights(route, target).canary : undefined;
-    const now = this.clock();
-    const verdicts = await this.runDueGates(deployment, service, now);
-    const decided = plan({
-      ...verdicts,
-      now,
+    const route = routable ? caches.routes.get(service, namespace) : undefined;
+    const jobs = this.options.gates.observe(key);
+    const standing = collision ?? this.collisionOf(deployment, target, route);
+    const observed: Observed = {
+      now: this.clock(),
       deployment,
       canary: caches.canaries.get(canaryDeploymentName(name), namespace),
       apexService,
-      canaryWeight,
+      route: route
+        ? {
+            canaryWeight: router.readWeights(route, target).canary,
+            annotations: route.metadata?.annotations ?? {},
+          }
+        : undefined,
+      ...(jobs.checks ? { checks: jobs.checks } : {}),
+      ...(jobs.tests ? { tests: jobs.tests } : {}),
+      running: jobs.running,
       specOptions: this.options.specOptions,
-    });
-    const subject: Subject = { deployment, apexService, target, canaryWeight };
+      ...(standing ? { collision: standing } : {}),
+    };
+    const decided = plan(observed);
+    const subject: Subject = { key, deployment, apexService, target, route };
     const log = this.options.logger.child({ deployment: key });
     for (const action of decided.actions) {
       log.debug({ action: action.type }, "performing");
       await executor.perform(action, subject);
     }
-    if (decided.actions.some((action) => action.type === "writeDeployment")) {
+    if (decided.actions.some((action) => action.type === "writeDeployment" || action.type === "writeRoute")) {
       log.info(
         {
-          phase: subject.deployment.metadata?.annotations?.["serin.dev/phase"],
+          phase: subject.deployment.metadata?.labels?.["serin.dev/phase"],
           actions: decided.actions.map((action) => action.type),
         },
         "reconciled",
       );
     }
-    return decided.requeueAfterMs !== undefined ? { requeueAfterMs: decided.requeueAfterMs } : {};
+    return decided;
   }
 
-  /** Runs the metric checks and test gates that are due now; the tests only when the checks pass. */
-  private async runDueGates(
+  /** A track Service or the split that stands where serin's would, and is someone else's. */
+  private collisionOf(
     deployment: V1Deployment,
-    service: string,
-    now: Date,
-  ): Promise<{ analysis?: GateVerdict; tests?: GateVerdict }> {
-    const due = dueGates(deployment, now, this.options.specOptions);
-    if (!due) return {};
-    const { gates } = this.options;
-    const namespace = deployment.metadata?.namespace ?? "";
-    const name = deployment.metadata?.name ?? "";
-    let analysis: GateVerdict | undefined;
-    if (due.checks) {
-      const windowMs = Math.max(due.spec.analysisIntervalMs, gates.metricsWindowMs);
-      const scope = { namespace, deployment: canaryDeploymentName(name), service, windowMs };
-      analysis = await runChecks(due.checks, scope, gates.prometheus, gates.templates);
+    target: RouteTarget,
+    route: KubernetesObject | undefined,
+  ): { what: string; route: boolean } | undefined {
+    const { caches, router } = this.options;
+    for (const name of [target.stableService, target.canaryService]) {
+      const existing = caches.services.get(name, target.namespace);
+      if (existing && !isOwnedBy(existing, deployment))
+        return { what: `Service ${target.namespace}/${name}`, route: false };
     }
-    let tests: GateVerdict | undefined;
-    if (due.tests && (!analysis || analysis.result === "pass")) {
-      const payload = {
-        deployment: name,
-        namespace,
-        revision: due.state.revision,
-        step: due.tests.step,
-        weight: due.tests.weight,
-        canaryService: trackServiceName(service, "canary"),
-      };
-      tests = await runTestGates(due.tests.urls, payload, gates.testUrlPolicy);
-    }
-    return { ...(analysis ? { analysis } : {}), ...(tests ? { tests } : {}) };
+    if (route && !isOwnedBy(route, deployment))
+      return { what: `${router.api} ${target.namespace}/${target.service}`, route: true };
+    return undefined;
   }
 
-  /**
-   * The Deployment is gone. A cluster's garbage collector removes what carries its ownerReference;
-   * serin does it too, so nothing is left behind where no collector runs.
-   */
-  private async removeOwned(namespace: string, name: string): Promise<void> {
-    const { kube, router } = this.options;
-    await ignoreNotFound(
-      kube.apps.deleteNamespacedDeployment({ name: canaryDeploymentName(name), namespace }),
-    );
-    const owned = await kube.core.listNamespacedService({
-      namespace,
-      labelSelector: `${OWNER_LABEL}=${name}`,
-    });
-    const services = new Set(
-      owned.items.map((item) => (item.metadata?.name ?? "").replace(/-(stable|canary)$/, "")).filter(Boolean),
-    );
-    for (const service of services) {
-      const target = routeTarget({ metadata: { name, namespace } }, service, undefined);
-      await router.finalize(target);
-      for (const trackName of [target.stableService, target.canaryService]) {
-        await ignoreNotFound(kube.core.deleteNamespacedService({ name: trackName, namespace }));
-      }
+  /** After a lost race: the Deployment and its split as they are now, ahead of the informers. */
+  private async refresh(namespace: string, name: string): Promise<void> {
+    const { kube, caches, router } = this.options;
+    try {
+      caches.deployments.remember(await kube.raw.send<V1Deployment>("GET", deploymentPath(namespace, name)));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      caches.deployments.forget(name, namespace);
+      return;
     }
+    const deployment = caches.deployments.get(name, namespace);
+    const service = annotationsOf(deployment)[UserKey.service] ?? name;
+    if (!SERVICE_NAME.test(service)) return;
+    const route = await router.read(routeTarget(deployment ?? {}, service, undefined));
+    if (route) caches.routes.remember(route as KubernetesObject);
+    else caches.routes.forget(service, namespace);
   }
 }

@@ -117,7 +117,7 @@ describe("analysis on Prometheus and test gates", () => {
     await journey.ship(V2, { annotations: analysed() });
     await journey.waitForCanaryWeight(1_000);
     await sleep(7_000);
-    const holding = await journey.annotations();
+    const holding = await journey.status();
     assert.equal(holding["serin.dev/phase"], "Progressing");
     assert.equal((await journey.weights())?.canary, 1_000, "held past the 3s step interval");
     assert.match(holding["serin.dev/message"] ?? "", /Holding at 10%: .*no data yet/);

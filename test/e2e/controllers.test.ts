@@ -224,7 +224,7 @@ describe("serin on the real controllers", () => {
       "the HPA to report that it cannot get the CPU metric",
       45_000,
     );
-    assert.equal((await journey.annotations())["serin.dev/phase"], "Progressing", "the canary goes on");
+    assert.equal((await journey.status())["serin.dev/phase"], "Progressing", "the canary goes on");
     assert.deepEqual(await journey.weights(), { stable: 9_000, canary: 1_000 });
   });
 

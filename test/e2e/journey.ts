@@ -116,6 +116,25 @@ export class Journey {
     return (await this.get())?.metadata?.annotations ?? {};
   }
 
+  /**
+   * What serin says of the canary, where it keeps it: the phase and weight labels of the Deployment, the
+   * pending revision on it, and the state and message annotations of the traffic split.
+   */
+  async status(): Promise<Record<string, string>> {
+    const deployment = await this.get();
+    const route = await this.routeObject();
+    const labels = deployment?.metadata?.labels ?? {};
+    const pick = (from: Record<string, string>, keys: string[]) =>
+      Object.fromEntries(
+        keys.filter((key) => from[key] !== undefined).map((key) => [key, from[key] as string]),
+      );
+    return {
+      ...(deployment?.metadata?.annotations ?? {}),
+      ...pick(labels, ["serin.dev/phase", "serin.dev/weight"]),
+      ...pick(route?.metadata?.annotations ?? {}, ["serin.dev/state", "serin.dev/message"]),
+    };
+  }
+
   async image(name = this.name): Promise<string | undefined> {
     return (await this.get(name))?.spec?.template.spec?.containers[0]?.image;
   }
@@ -123,32 +142,40 @@ export class Journey {
   async waitForPhase(phase: string, timeoutMs = 30_000): Promise<Record<string, string>> {
     return waitFor(
       async () => {
-        const annotations = await this.annotations();
-        if (annotations["serin.dev/phase"] === phase) return annotations;
-        throw new Error(`phase ${annotations["serin.dev/phase"]}: ${annotations["serin.dev/message"] ?? ""}`);
+        const status = await this.status();
+        if (status["serin.dev/phase"] === phase) return status;
+        throw new Error(`phase ${status["serin.dev/phase"]}: ${status["serin.dev/message"] ?? ""}`);
       },
       { timeoutMs, intervalMs: 100, what: `${this.namespace}/${this.name} to reach phase ${phase}` },
     );
   }
 
-  /** The route object's weights as stored, or undefined when there is none. */
-  async weights(): Promise<Weights | undefined> {
+  /** The route object as stored, or undefined when there is none. */
+  async routeObject(): Promise<{ metadata?: { annotations?: Record<string, string> } } | undefined> {
     const route = this.route;
     const group = route.kind === "trafficsplit" ? "split.smi-spec.io" : route.group;
     const plural = route.kind === "trafficsplit" ? "trafficsplits" : "httproutes";
     try {
-      const object = await this.objects.getNamespacedCustomObject({
+      return (await this.objects.getNamespacedCustomObject({
         group,
         version: route.version,
         namespace: this.namespace,
         plural,
         name: this.name,
-      });
-      return route.kind === "trafficsplit" ? readTrafficSplitWeights(object) : readHttpRouteWeights(object);
+      })) as { metadata?: { annotations?: Record<string, string> } };
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return undefined;
       throw error;
     }
+  }
+
+  /** The route object's weights as stored, or undefined when there is none. */
+  async weights(): Promise<Weights | undefined> {
+    const object = await this.routeObject();
+    if (!object) return undefined;
+    return this.route.kind === "trafficsplit"
+      ? readTrafficSplitWeights(object)
+      : readHttpRouteWeights(object);
   }
 
   async waitForCanaryWeight(canary: number, timeoutMs = 30_000): Promise<void> {

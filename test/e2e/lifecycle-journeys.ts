@@ -64,7 +64,7 @@ export function lifecycleJourneys(
       assert.equal(await journey.image(), V2, "the Deployment runs v2");
       assert.deepEqual(await journey.weights(), { stable: 10_000, canary: 0 });
       assert.equal(await journey.get("web-canary"), undefined, "the canary Deployment is gone");
-      const after = await journey.annotations();
+      const after = await journey.status();
       assert.equal(after["serin.dev/weight"], "0");
       assert.equal(after["serin.dev/pending-revision"], undefined);
       const columns = await env.cp.kubectl([
@@ -148,11 +148,7 @@ export function lifecycleJourneys(
         /was aborted and stays held back; change the pod template or set serin\.dev\/action: retry/,
       );
       await sleep(1_500);
-      assert.equal(
-        (await journey.annotations())["serin.dev/phase"],
-        "Aborted",
-        "re-applying does not restart",
-      );
+      assert.equal((await journey.status())["serin.dev/phase"], "Aborted", "re-applying does not restart");
       assert.equal(await journey.get("web-canary"), undefined);
 
       await journey.annotate("serin.dev/action", "retry");
@@ -187,7 +183,7 @@ export function lifecycleJourneys(
         1_000,
         "a paused canary holds its weight past the step interval",
       );
-      assert.equal((await journey.annotations())["serin.dev/phase"], "Paused");
+      assert.equal((await journey.status())["serin.dev/phase"], "Paused");
 
       await journey.annotate("serin.dev/action", "resume");
       await journey.waitForPhase("Progressing");
@@ -282,7 +278,7 @@ export function lifecycleJourneys(
       await journey.create({ annotations });
       await journey.ship(V2, { annotations });
       await journey.waitForCanaryWeight(1_000);
-      const before = await journey.annotations();
+      const before = await journey.status();
       const canary = await journey.get("web-canary");
 
       await watcher.kill();
@@ -291,7 +287,8 @@ export function lifecycleJourneys(
       await sleep(2_000);
 
       assert.deepEqual(await journey.weights(), { stable: 9_000, canary: 1_000 });
-      const after = await journey.annotations();
+      const after = await journey.status();
+      assert.ok(before["serin.dev/state"], "the state is on the split");
       assert.equal(after["serin.dev/state"], before["serin.dev/state"], "same step, same step start");
       assert.equal(after["serin.dev/phase"], "Progressing");
       const canaryAfter = await journey.get("web-canary");

@@ -52,7 +52,7 @@ for (const major of [3, 4] as const) {
       assert.equal(held.spec?.template.spec?.containers[0]?.image, "registry.example/web:1.0.0");
       const pending = JSON.parse(held.metadata?.annotations?.["serin.dev/pending-template"] ?? "{}");
       assert.equal(pending.spec.containers[0].image, "registry.example/web:2.0.0");
-      assert.equal(held.metadata?.annotations?.["serin.dev/phase"], "Pending");
+      assert.equal(held.metadata?.labels?.["serin.dev/phase"], "Pending");
 
       const again = await upgrade("registry.example/web:2.0.0");
       assert.equal(again.code, 0, again.stderr);
@@ -63,7 +63,7 @@ for (const major of [3, 4] as const) {
         same.metadata?.annotations?.["serin.dev/pending-revision"],
         held.metadata?.annotations?.["serin.dev/pending-revision"],
       );
-      assert.equal(same.metadata?.annotations?.["serin.dev/phase"], "Pending", "nothing restarted");
+      assert.equal(same.metadata?.labels?.["serin.dev/phase"], "Pending", "nothing restarted");
     });
   });
 }

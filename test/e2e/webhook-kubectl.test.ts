@@ -59,7 +59,7 @@ describe("the webhook with kubectl", () => {
     assert.equal(after.spec?.replicas, 3, "other spec changes pass through");
     assert.equal(pending.spec.containers[0].image, "registry.example/web:2.0.0");
     assert.equal(annotation(after, "serin.dev/pending-revision"), revision);
-    assert.equal(annotation(after, "serin.dev/phase"), "Pending");
+    assert.equal(after.metadata?.labels?.["serin.dev/phase"], "Pending");
     assert.match(
       updated.stderr,
       new RegExp(`Warning: serin: revision ${revision} held back for a canary: steps 10%, 25%, 50%, 75%`),
@@ -133,7 +133,7 @@ describe("the webhook with kubectl", () => {
     assert.equal(result.code, 0, result.stderr);
     const shown = JSON.parse(result.stdout) as V1Deployment;
     assert.equal(image(shown), "registry.example/web:1.0.0");
-    assert.equal(annotation(shown, "serin.dev/phase"), "Pending");
+    assert.equal(shown.metadata?.labels?.["serin.dev/phase"], "Pending");
     const after = await stored(ns);
     assert.equal(after.metadata?.resourceVersion, before.metadata?.resourceVersion);
     assert.equal(annotation(after, "serin.dev/pending-revision"), undefined);

@@ -1,0 +1,175 @@
+import {
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Service,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { ENABLED_LABEL, ENABLED_VALUE, TRACK_LABEL } from "../contract/keys.js";
+import type { SpecOptions } from "../contract/spec.js";
+import { OWNER_LABEL } from "../plan/objects.js";
+import type { Router } from "../routers/router.js";
+import { EventRecorder } from "./events.js";
+import { type Caches, Executor } from "./executor.js";
+import { GateJobs, type GateRunners } from "./gate-jobs.js";
+import { SupervisedInformer } from "./informers.js";
+import { describeApiError, type Kube } from "./kube.js";
+import { keyOf, ownerKeys, resyncSlot, routingKeys } from "./mapping.js";
+import { WorkQueue } from "./queue.js";
+import { ReadYourWrites } from "./read-your-writes.js";
+import { Reconciler } from "./reconciler.js";
+
+export interface ControllerOptions {
+  kube: Kube;
+  config: KubeConfig;
+  router: Router;
+  logger: Logger;
+  specOptions: SpecOptions;
+  gates: GateRunners;
+  workers: number;
+  /** Every enabled Deployment is reconciled once per period, spread evenly over it. */
+  resyncMs: number;
+}
+
+/** How many slices the resync period is cut into: one slice of the fleet is looked at per tick. */
+const RESYNC_SLOTS = 60;
+
+/**
+ * The controller: informers that map watch events to keys, a two-lane queue, and workers that run the
+ * reconciler. It writes only while started; the manager decides when (leadership) and stops it in order.
+ */
+export class Controller {
+  private readonly informers: SupervisedInformer<KubernetesObject>[];
+  private readonly deployments: SupervisedInformer<V1Deployment>;
+  private readonly reconciler: Reconciler;
+  private queue: WorkQueue | undefined;
+  private resync: NodeJS.Timeout | undefined;
+  private started = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    const { config, kube, logger, router } = options;
+    const enqueue = (keys: readonly string[]) => {
+      for (const key of keys) this.queue?.add(key);
+    };
+    const enabled = `${ENABLED_LABEL}=${ENABLED_VALUE}`;
+    // Deployments are listed as raw JSON: fields client-node's models do not know survive in the cache.
+    const listDeployments = (labelSelector: string) => () =>
+      kube.raw.send<KubernetesListObject<V1Deployment>>(
+        "GET",
+        `/apis/apps/v1/deployments?labelSelector=${encodeURIComponent(labelSelector)}`,
+      );
+    this.deployments = new SupervisedInformer<V1Deployment>(
+      config,
+      "deployments",
+      "/apis/apps/v1/deployments",
+      listDeployments(enabled),
+      // A delete here is also a Deployment whose label was removed: reconcile finds out which.
+      (deployment) => enqueue([keyOf(deployment.metadata?.namespace, deployment.metadata?.name)]),
+      logger,
+      enabled,
+    );
+    const canarySelector = `${TRACK_LABEL}=canary,${OWNER_LABEL}`;
+    const canaries = new SupervisedInformer<V1Deployment>(
+      config,
+      "canaries",
+      "/apis/apps/v1/deployments",
+      listDeployments(canarySelector),
+      (canary) => enqueue(ownerKeys(canary)),
+      logger,
+      canarySelector,
+    );
+    const enabledIn = (namespace: string | undefined) => this.deployments.list(namespace);
+    const services = new SupervisedInformer<V1Service>(
+      config,
+      "services",
+      "/api/v1/services",
+      () => kube.core.listServiceForAllNamespaces(),
+      (service) => enqueue(routingKeys(service, enabledIn(service.metadata?.namespace))),
+      logger,
+    );
+    // Someone else's edit of a traffic split is seen at once and put right by the next reconcile.
+    const { group, version, plural } = router.resource;
+    const customObjects = config.makeApiClient(CustomObjectsApi);
+    const routes = new SupervisedInformer<KubernetesObject>(
+      config,
+      "routes",
+      `/apis/${group}/${version}/${plural}`,
+      () =>
+        customObjects.listClusterCustomObject({ group, version, plural }) as Promise<
+          KubernetesListObject<KubernetesObject>
+        >,
+      (route) => enqueue(routingKeys(route, enabledIn(route.metadata?.namespace))),
+      logger,
+    );
+    this.informers = [services, routes, canaries, this.deployments] as SupervisedInformer<KubernetesObject>[];
+
+    const caches: Caches = {
+      deployments: new ReadYourWrites(this.deployments),
+      canaries: new ReadYourWrites(canaries),
+      services: new ReadYourWrites(services),
+      routes: new ReadYourWrites(routes),
+    };
+    const gates = new GateJobs(options.gates, (key) => this.queue?.add(key), logger);
+    const executor = new Executor(kube, router, new EventRecorder(kube, logger), logger, caches, gates);
+    this.reconciler = new Reconciler({
+      kube,
+      router,
+      executor,
+      caches,
+      gates,
+      ownedServices: (namespace, owner) =>
+        services.list(namespace).filter((service) => service.metadata?.labels?.[OWNER_LABEL] === owner),
+      logger,
+      specOptions: options.specOptions,
+    });
+  }
+
+  /** Whether every informer has listed once (the caches are worth deciding from). */
+  get synced(): boolean {
+    return this.started && this.informers.every((informer) => informer.hasSynced);
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.options;
+    const queue = new WorkQueue(
+      async (key) => this.reconciler.reconcile(key),
+      { workers: this.options.workers },
+      (key, error, retryInMs) =>
+        logger.warn(
+          { deployment: key, retryInMs, error: describeApiError(error) },
+          "reconcile failed; retrying",
+        ),
+    );
+    this.queue = queue;
+    // Caches first, so the first reconciles see the canaries and Services that exist.
+    for (const informer of this.informers) await informer.start();
+    for (const deployment of this.deployments.list()) {
+      queue.add(keyOf(deployment.metadata?.namespace, deployment.metadata?.name), "resync");
+    }
+    let tick = 0;
+    this.resync = setInterval(
+      () => {
+        const slot = tick++ % RESYNC_SLOTS;
+        for (const deployment of this.deployments.list()) {
+          const key = keyOf(deployment.metadata?.namespace, deployment.metadata?.name);
+          if (resyncSlot(key, RESYNC_SLOTS) === slot) queue.add(key, "resync");
+        }
+      },
+      Math.max(10, Math.round(this.options.resyncMs / RESYNC_SLOTS)),
+    );
+    this.resync.unref();
+    this.started = true;
+    logger.info({ workers: this.options.workers }, "watcher started");
+  }
+
+  /** Takes no new work, lets the reconciles in flight finish, then stops watching. */
+  async stop(graceMs?: number): Promise<void> {
+    clearInterval(this.resync);
+    this.started = false;
+    await this.queue?.drain(graceMs);
+    this.queue = undefined;
+    await Promise.all(this.informers.map((informer) => informer.stop()));
+  }
+}
