@@ -250,7 +250,7 @@ export function plan(observed: Observed): Plan {
   if (observed.collision) return collision(context, phase, observed.collision);
   const inFlight =
     phase === "Pending" || phase === "Progressing" || phase === "Paused" || phase === "Promoting";
-  return eventsAfterTraffic(
+  const decided = eventsAfterTraffic(
     withServices(() => {
       // Without its split a running canary has lost its progress. (Pending has none yet: it starts again.)
       if ((phase === "Progressing" || phase === "Paused") && !observed.route) return lostSplit(context);
@@ -272,6 +272,21 @@ export function plan(observed: Observed): Plan {
       }
     }),
   );
+  return mirrorPhase(observed, phase, decided);
+}
+
+/**
+ * The phase label follows the phase the split records: when the label's own write lost a race, a later
+ * reconcile puts it right (labels only: a one-shot action still waiting is not consumed).
+ */
+function mirrorPhase(observed: Observed, phase: Phase | undefined, decided: Plan): Plan {
+  if (!phase || phaseOf(observed.deployment) === phase) return decided;
+  const setsPhase = decided.actions.some(
+    (action) => action.type === "writeDeployment" && action.labels[StatusLabel.phase] !== undefined,
+  );
+  if (setsPhase) return decided;
+  const mirror: Action = { type: "writeDeployment", annotations: {}, labels: { [StatusLabel.phase]: phase } };
+  return { ...decided, actions: [...decided.actions, mirror] };
 }
 
 /**

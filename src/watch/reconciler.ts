@@ -91,7 +91,8 @@ export class Reconciler {
     collision: { what: string; route: boolean } | undefined,
   ): Promise<Plan> {
     const { caches, executor, router } = this.options;
-    const deployment = caches.deployments.get(name, namespace);
+    let deployment = caches.deployments.get(name, namespace);
+    if (!deployment) deployment = await this.unlabelled(namespace, name);
     if (!deployment) {
       // Deleted (or no longer enabled and gone from the cache): what serin owned for it goes.
       this.options.gates.forget(key);
@@ -173,6 +174,27 @@ export class Reconciler {
     if (route && !isOwnedBy(route, deployment))
       return { what: `${router.api} ${target.namespace}/${target.service}`, route: true };
     return undefined;
+  }
+
+  /**
+   * Gone from the cache of enabled Deployments: deleted, or its opt-in label removed. Only a read can
+   * tell (off the hot path: it happens once per opt-out or deletion); an opted-out Deployment still has
+   * serin's labels to clean up.
+   */
+  private async unlabelled(namespace: string, name: string): Promise<V1Deployment | undefined> {
+    try {
+      const found = await this.options.kube.raw.send<V1Deployment>("GET", deploymentPath(namespace, name));
+      const serins = Object.keys({ ...found.metadata?.labels, ...found.metadata?.annotations }).some(
+        (key) => key.startsWith("serin.dev/") && key !== "serin.dev/canary",
+      );
+      const owned = this.options.ownedServices(namespace, name).length > 0;
+      return serins || owned || this.options.caches.canaries.get(canaryDeploymentName(name), namespace)
+        ? found
+        : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
 
   /** After a lost race: the Deployment and its split as they are now, ahead of the informers. */
