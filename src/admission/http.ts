@@ -31,7 +31,7 @@ export interface AdmissionLimits {
 
 export const DEFAULT_LIMITS: AdmissionLimits = {
   bodyTimeoutMs: 10_000,
-  bufferedBytesMax: 64 * 1024 * 1024,
+  bufferedBytesMax: 32 * 1024 * 1024,
   logLinesPerSecond: 10,
 };
 
