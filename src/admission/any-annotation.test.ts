@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import fc from "fast-check";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { UserKey } from "../contract/keys.js";
+import { LEGACY_DEPLOYMENT_ANNOTATIONS, PendingKey, UserKey } from "../contract/keys.js";
 import { ANNOTATION_VALUE_MAX_BYTES, FAILURE_LIMIT_MAX, parseCanarySpec } from "../contract/spec.js";
 import { createAdmissionListener } from "./http.js";
 import { createWebhookMetrics } from "./metrics.js";
@@ -17,15 +17,7 @@ import { admissionRequest, deployment, review } from "./review-fixtures.js";
  * Whatever JSON anyone sends in a `serin.dev/*` annotation, through the real request handler: the
  * answer is never a 5xx, and what is admitted never carries a number that is not finite and in range.
  */
-const KEYS = [
-  ...Object.values(UserKey),
-  "serin.dev/phase",
-  "serin.dev/weight",
-  "serin.dev/message",
-  "serin.dev/state",
-  "serin.dev/pending-template",
-  "serin.dev/pending-revision",
-];
+const KEYS = [...Object.values(UserKey), ...Object.values(PendingKey), ...LEGACY_DEPLOYMENT_ANNOTATIONS];
 
 const DAY_MS = 24 * 3_600_000;
 

@@ -1,6 +1,6 @@
 import { ANALYSIS_ALLOWED, type MetricCheck, parseAnalysis } from "./analysis.js";
 import { MAX_DURATION_MS, parseDuration } from "./duration.js";
-import { ACTIONS, type Action, PREFIX, UserKey } from "./keys.js";
+import { ACTIONS, type Action, LEGACY_DEPLOYMENT_ANNOTATIONS, PendingKey, UserKey } from "./keys.js";
 import { shorten } from "./quote.js";
 import { type Parsed, parseSteps, STEPS_ALLOWED, type Step } from "./steps.js";
 import { clusterLocalOnly, parseTestUrls, type TestUrlPolicy } from "./test-urls.js";
@@ -46,6 +46,9 @@ export interface SpecOptions {
  */
 export const ANNOTATION_VALUE_MAX_BYTES = 4_096;
 export const FAILURE_LIMIT_MAX = 100;
+
+/** The annotations serin writes on the Deployment itself, now or before: read, so always strings. */
+const SERIN_WRITTEN: readonly string[] = [...Object.values(PendingKey), ...LEGACY_DEPLOYMENT_ANNOTATIONS];
 
 export const DEFAULTS = {
   steps: "10,25,50,75",
@@ -103,10 +106,9 @@ export function parseCanarySpec(
   // Typed as strings, but sent by anyone as JSON: numbers, objects and null arrive here too.
   const given: Readonly<Record<string, unknown>> = annotations ?? {};
   const errors: AnnotationError[] = [];
-  const userKeys: readonly string[] = Object.values(UserKey);
-  for (const [key, value] of Object.entries(given)) {
-    if (key.startsWith(PREFIX) && !userKeys.includes(key) && typeof value !== "string")
-      errors.push(notAString(key, value, "a string"));
+  for (const key of SERIN_WRITTEN) {
+    const value = given[key];
+    if (value !== undefined && typeof value !== "string") errors.push(notAString(key, value, "a string"));
   }
   function field<T>(
     key: string,
