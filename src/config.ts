@@ -98,3 +98,15 @@ export function parseMetricTemplate(text: string, flag: string): [string, string
   }
   return [match[1] as string, match[2] as string];
 }
+
+/** Deployments the watcher reconciles at once by default; sized for a fleet of a thousand (BENCHMARKS.md). */
+export const DEFAULT_WORKERS = 16;
+
+/** A namespace name as Kubernetes allows it (an RFC 1123 label). */
+export function parseNamespaceName(text: string, flag: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(text))
+    throw new ConfigError(
+      `${flag} "${text}" is not a namespace name (lowercase letters, digits, "-", at most 63)`,
+    );
+  return text;
+}

@@ -30,6 +30,12 @@ export async function runParts(parts: Part[], flags: ControllerFlags): Promise<v
         testUrlPolicy,
       },
       workers: flags.workers,
+      namespaces: flags.watchNamespace,
+      // The only place that ends the process: a replica that is not sure to be the only writer leaves.
+      onFatal: (reason) => {
+        logger.fatal({ reason }, "watcher stopped; exiting");
+        process.exit(1);
+      },
       ...(flags.leaderElect
         ? {
             leaderElection: {
@@ -54,12 +60,19 @@ export async function runParts(parts: Part[], flags: ControllerFlags): Promise<v
       logger: logger.child({ component: "webhook" }),
       registry,
       mutate: { spec: specOptions },
+      // Ready once the watcher's caches have synced (or it is a healthy standby) and the certificate is loaded.
+      isReady: () => watcher?.isReady() ?? true,
     });
     stops.unshift(() => server.close());
   }
+  // In order: the webhook stops taking connections and finishes its reviews, the watcher finishes its
+  // reconciles and hands the Lease back; then the process ends.
   const stop = () => {
     logger.info("shutting down");
-    Promise.all(stops.map((close) => close())).finally(() => process.exit(0));
+    (async () => {
+      for (const close of stops)
+        await close().catch((error: unknown) => logger.warn({ err: error }, "stopping"));
+    })().finally(() => process.exit(0));
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

@@ -1,11 +1,13 @@
 import { Command, Option } from "commander";
 import {
+  DEFAULT_WORKERS,
   type HostPort,
   LOG_LEVELS,
   type LogLevel,
   parseHostPort,
   parseLogLevel,
   parseMetricTemplate,
+  parseNamespaceName,
   parsePositiveInt,
   parseRouter,
   parseUrl,
@@ -27,6 +29,7 @@ export interface ControllerFlags {
   router: RouterChoice;
   leaderElect?: boolean;
   leaseNamespace: string;
+  watchNamespace: string[];
   leaseName: string;
   leaseDuration: number;
   workers: number;
@@ -119,10 +122,28 @@ function command(name: string, description: string, parts: Part[]): Command {
         ),
       )
       .option("--leader-elect", "elect a leader on a Lease so several replicas can run")
+      .addOption(
+        new Option(
+          "--watch-namespace <ns>",
+          "watch only this namespace (repeatable; the chart's watchNamespaces)",
+        )
+          .argParser((text: string, previous: string[]) => [
+            ...previous,
+            flag(parseNamespaceName, "--watch-namespace")(text),
+          ])
+          .default([], "every namespace"),
+      )
       .addOption(textOption("--lease-namespace <ns>", "namespace of the leader Lease", "serin-system"))
       .addOption(textOption("--lease-name <name>", "name of the leader Lease", "serin-watcher"))
       .addOption(durationOption("--lease-duration <duration>", "how long a leader's Lease holds", "15s"))
-      .addOption(parsedOption("--workers <n>", "Deployments reconciled in parallel", parsePositiveInt, "4"));
+      .addOption(
+        parsedOption(
+          "--workers <n>",
+          "Deployments reconciled in parallel",
+          parsePositiveInt,
+          String(DEFAULT_WORKERS),
+        ),
+      );
   }
   return cmd.action(async (flags: ControllerFlags) => {
     // Loaded only here: the operator's commands start without the webhook's and the watcher's modules.

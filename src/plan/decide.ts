@@ -208,7 +208,11 @@ export function plan(observed: Observed): Plan {
   if (!isEnabled(deployment)) return planOptOut(observed);
 
   const name = deployment.metadata?.name ?? "";
-  const parsed = parseCanarySpec(deployment.metadata?.annotations, name, observed.specOptions);
+  // The namespace decides which test-gate hosts are cluster-local, as the webhook judged them.
+  const parsed = parseCanarySpec(deployment.metadata?.annotations, name, {
+    ...observed.specOptions,
+    namespace: deployment.metadata?.namespace ?? "",
+  });
   if (!parsed.ok) {
     const message = `Invalid annotations: ${parsed.errors.map(describeError).join(" | ")}`;
     // Said once: the message on the split tells whether it was said already.

@@ -14,7 +14,7 @@ import type { Router } from "../routers/router.js";
 import { EventRecorder } from "./events.js";
 import { type Caches, Executor } from "./executor.js";
 import { GateJobs, type GateRunners } from "./gate-jobs.js";
-import { SupervisedInformer } from "./informers.js";
+import { InformerSet, SupervisedInformer } from "./informers.js";
 import { describeApiError, type Kube } from "./kube.js";
 import { keyOf, ownerKeys, resyncSlot, routingKeys } from "./mapping.js";
 import { WorkQueue } from "./queue.js";
@@ -31,6 +31,8 @@ export interface ControllerOptions {
   workers: number;
   /** Every enabled Deployment is reconciled once per period, spread evenly over it. */
   resyncMs: number;
+  /** Watch only these namespaces (the chart's namespaced mode); empty: the whole cluster. */
+  namespaces: readonly string[];
 }
 
 /** How many slices the resync period is cut into: one slice of the fleet is looked at per tick. */
@@ -41,8 +43,8 @@ const RESYNC_SLOTS = 60;
  * reconciler. It writes only while started; the manager decides when (leadership) and stops it in order.
  */
 export class Controller {
-  private readonly informers: SupervisedInformer<KubernetesObject>[];
-  private readonly deployments: SupervisedInformer<V1Deployment>;
+  private readonly informers: InformerSet<KubernetesObject>[];
+  private readonly deployments: InformerSet<V1Deployment>;
   private readonly reconciler: Reconciler;
   private queue: WorkQueue | undefined;
   private resync: NodeJS.Timeout | undefined;
@@ -54,56 +56,74 @@ export class Controller {
       for (const key of keys) this.queue?.add(key);
     };
     const enabled = `${ENABLED_LABEL}=${ENABLED_VALUE}`;
+    const scoped = (namespace: string, resource: string, prefix: string) =>
+      namespace ? `${prefix}/namespaces/${namespace}/${resource}` : `${prefix}/${resource}`;
+    const set = <T extends KubernetesObject>(make: (namespace: string) => SupervisedInformer<T>) =>
+      new InformerSet<T>(options.namespaces, make);
     // Deployments are listed as raw JSON: fields client-node's models do not know survive in the cache.
-    const listDeployments = (labelSelector: string) => () =>
-      kube.raw.send<KubernetesListObject<V1Deployment>>(
-        "GET",
-        `/apis/apps/v1/deployments?labelSelector=${encodeURIComponent(labelSelector)}`,
-      );
-    this.deployments = new SupervisedInformer<V1Deployment>(
-      config,
-      "deployments",
-      "/apis/apps/v1/deployments",
-      listDeployments(enabled),
-      // A delete here is also a Deployment whose label was removed: reconcile finds out which.
-      (deployment) => enqueue([keyOf(deployment.metadata?.namespace, deployment.metadata?.name)]),
-      logger,
-      enabled,
+    const deploymentInformer = (
+      name: string,
+      labelSelector: string,
+      onObject: (deployment: V1Deployment) => void,
+    ) =>
+      set<V1Deployment>((namespace) => {
+        const path = scoped(namespace, "deployments", "/apis/apps/v1");
+        return new SupervisedInformer<V1Deployment>(
+          config,
+          name,
+          path,
+          () =>
+            kube.raw.send<KubernetesListObject<V1Deployment>>(
+              "GET",
+              `${path}?labelSelector=${encodeURIComponent(labelSelector)}`,
+            ),
+          onObject,
+          logger,
+          labelSelector,
+        );
+      });
+    // A delete here is also a Deployment whose label was removed: reconcile finds out which.
+    this.deployments = deploymentInformer("deployments", enabled, (deployment) =>
+      enqueue([keyOf(deployment.metadata?.namespace, deployment.metadata?.name)]),
     );
-    const canarySelector = `${TRACK_LABEL}=canary,${OWNER_LABEL}`;
-    const canaries = new SupervisedInformer<V1Deployment>(
-      config,
-      "canaries",
-      "/apis/apps/v1/deployments",
-      listDeployments(canarySelector),
-      (canary) => enqueue(ownerKeys(canary)),
-      logger,
-      canarySelector,
+    const canaries = deploymentInformer("canaries", `${TRACK_LABEL}=canary,${OWNER_LABEL}`, (canary) =>
+      enqueue(ownerKeys(canary)),
     );
     const enabledIn = (namespace: string | undefined) => this.deployments.list(namespace);
-    const services = new SupervisedInformer<V1Service>(
-      config,
-      "services",
-      "/api/v1/services",
-      () => kube.core.listServiceForAllNamespaces(),
-      (service) => enqueue(routingKeys(service, enabledIn(service.metadata?.namespace))),
-      logger,
+    const services = set<V1Service>(
+      (namespace) =>
+        new SupervisedInformer<V1Service>(
+          config,
+          "services",
+          scoped(namespace, "services", "/api/v1"),
+          () =>
+            namespace
+              ? kube.core.listNamespacedService({ namespace })
+              : kube.core.listServiceForAllNamespaces(),
+          (service) => enqueue(routingKeys(service, enabledIn(service.metadata?.namespace))),
+          logger,
+        ),
     );
     // Someone else's edit of a traffic split is seen at once and put right by the next reconcile.
     const { group, version, plural } = router.resource;
     const customObjects = config.makeApiClient(CustomObjectsApi);
-    const routes = new SupervisedInformer<KubernetesObject>(
-      config,
-      "routes",
-      `/apis/${group}/${version}/${plural}`,
-      () =>
-        customObjects.listClusterCustomObject({ group, version, plural }) as Promise<
-          KubernetesListObject<KubernetesObject>
-        >,
-      (route) => enqueue(routingKeys(route, enabledIn(route.metadata?.namespace))),
-      logger,
+    const routes = set<KubernetesObject>(
+      (namespace) =>
+        new SupervisedInformer<KubernetesObject>(
+          config,
+          "routes",
+          scoped(namespace, plural, `/apis/${group}/${version}`),
+          () =>
+            (namespace
+              ? customObjects.listNamespacedCustomObject({ group, version, plural, namespace })
+              : customObjects.listClusterCustomObject({ group, version, plural })) as Promise<
+              KubernetesListObject<KubernetesObject>
+            >,
+          (route) => enqueue(routingKeys(route, enabledIn(route.metadata?.namespace))),
+          logger,
+        ),
     );
-    this.informers = [services, routes, canaries, this.deployments] as SupervisedInformer<KubernetesObject>[];
+    this.informers = [services, routes, canaries, this.deployments] as InformerSet<KubernetesObject>[];
 
     const caches: Caches = {
       deployments: new ReadYourWrites(this.deployments),

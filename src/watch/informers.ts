@@ -75,3 +75,44 @@ export class SupervisedInformer<T extends KubernetesObject> {
     this.restartTimer.unref();
   }
 }
+
+/** One informer per namespace watched (or one for the cluster), read as one cache. */
+export class InformerSet<T extends KubernetesObject> {
+  private readonly byNamespace: Map<string, SupervisedInformer<T>>;
+
+  /**
+   * `make(namespace)` builds the informer of one namespace ("" for the whole cluster); with no
+   * namespaces given, one informer watches the cluster.
+   */
+  constructor(namespaces: readonly string[], make: (namespace: string) => SupervisedInformer<T>) {
+    const scopes = namespaces.length > 0 ? [...new Set(namespaces)] : [""];
+    this.byNamespace = new Map(scopes.map((namespace) => [namespace, make(namespace)]));
+  }
+
+  private informerFor(namespace: string | undefined): SupervisedInformer<T> | undefined {
+    return (
+      this.byNamespace.get("") ?? (namespace === undefined ? undefined : this.byNamespace.get(namespace))
+    );
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informerFor(namespace)?.get(name, namespace);
+  }
+
+  list(namespace?: string): readonly T[] {
+    if (namespace !== undefined) return this.informerFor(namespace)?.list(namespace) ?? [];
+    return [...this.byNamespace.values()].flatMap((informer) => informer.list());
+  }
+
+  get hasSynced(): boolean {
+    return [...this.byNamespace.values()].every((informer) => informer.hasSynced);
+  }
+
+  async start(): Promise<void> {
+    for (const informer of this.byNamespace.values()) await informer.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.byNamespace.values()].map((informer) => informer.stop()));
+  }
+}

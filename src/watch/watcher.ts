@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { DEFAULT_WORKERS } from "../config.js";
 import type { SpecOptions } from "../contract/spec.js";
 import { createRouter, type RouterChoice } from "../routers/factory.js";
 import { Controller } from "./controller.js";
@@ -20,6 +21,8 @@ export interface WatcherOptions {
   workers?: number;
   /** Every enabled Deployment is reconciled at least this often, whatever the watches say. */
   resyncMs?: number;
+  /** Watch only these namespaces (the chart's namespaced mode); empty or absent: the whole cluster. */
+  namespaces?: readonly string[];
   /** Leader election; absent: this process writes alone. */
   leaderElection?: Partial<LeaderOptions> & { namespace: string };
   /**
@@ -36,9 +39,6 @@ export interface RunningWatcher {
   /** Stop taking work, let the reconciles in flight finish, then hand the Lease back. */
   stop(): Promise<void>;
 }
-
-/** Reconciles a Deployment can be given by default; sized for a fleet of a thousand (see BENCHMARKS.md). */
-export const DEFAULT_WORKERS = 16;
 
 /**
  * The manager: the lifecycle around the controller. With leader election, only the leader runs the
@@ -59,6 +59,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     gates: options.gates,
     workers: options.workers ?? DEFAULT_WORKERS,
     resyncMs: options.resyncMs ?? 60_000,
+    namespaces: options.namespaces ?? [],
   });
   const fatal = options.onFatal ?? ((reason: string) => logger.fatal(reason));
 
