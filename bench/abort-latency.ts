@@ -38,7 +38,7 @@ const TRIAL = "bench.serin.dev/trial";
 const ANNOTATIONS = { "serin.dev/steps": "10,50", "serin.dev/step-interval": "1h" };
 
 interface Meta {
-  metadata?: { name?: string; annotations?: Record<string, string> };
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
 /** A WATCH whose events resolve waiters registered before the write they wait for; timestamps at arrival. */
@@ -95,12 +95,12 @@ const named = (name: string) => (object: Meta) => object.metadata?.name === name
 const canaryAt = (weight: number) => (object: Meta) =>
   named("web")(object) && readTrafficSplitWeights(object).canary === weight;
 const phaseIs = (phase: string, weight: string) => (object: Meta) => {
-  const annotations = object.metadata?.annotations ?? {};
+  const labels = object.metadata?.labels ?? {};
   return (
     named("web")(object) &&
-    annotations["serin.dev/phase"] === phase &&
-    annotations["serin.dev/weight"] === weight &&
-    annotations[ACTION] === undefined
+    labels["serin.dev/phase"] === phase &&
+    labels["serin.dev/weight"] === weight &&
+    object.metadata?.annotations?.[ACTION] === undefined
   );
 };
 

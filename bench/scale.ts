@@ -206,7 +206,7 @@ async function readCounters(cp: ControlPlane): Promise<Counters> {
 interface CanaryTrack {
   /** Distinct canary weights of the split, in order, with the wall-clock ms they arrived at. */
   splitChanges: { at: number; canary: number }[];
-  /** Step index -> stepStartedAt (wall-clock ms) from serin.dev/state. */
+  /** Step index -> stepStartedAt (wall-clock ms) from serin.dev/state on the split. */
   stepStartedAt: Map<number, number>;
   phases: { at: number; phase: string }[];
   shippedAt?: number;
@@ -224,7 +224,12 @@ const trackOf = (key: string): CanaryTrack => {
 let watchRestarts = 0;
 
 interface Meta {
-  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
 }
 
 /** A WATCH that restarts if the apiserver ends it; each event goes to `onEvent` with its arrival time. */
@@ -258,9 +263,21 @@ async function keepWatching(
 function observeSplit(type: string, object: Meta, at: number): void {
   if (type !== "ADDED" && type !== "MODIFIED") return;
   const key = `${object.metadata?.namespace}/${object.metadata?.name}`;
+  const track = trackOf(key);
   const canary = readTrafficSplitWeights(object).canary;
-  const changes = trackOf(key).splitChanges;
+  const changes = track.splitChanges;
   if (changes.at(-1)?.canary !== canary) changes.push({ at, canary });
+  // serin keeps its bookkeeping on the split, written together with the weights.
+  try {
+    const state = JSON.parse(object.metadata?.annotations?.["serin.dev/state"] ?? "null") as {
+      step?: number;
+      stepStartedAt?: string;
+    } | null;
+    if (state && typeof state.step === "number" && state.step >= 0 && state.stepStartedAt)
+      track.stepStartedAt.set(state.step, Date.parse(state.stepStartedAt));
+  } catch {
+    // not ours to judge
+  }
 }
 
 function observeDeployment(type: string, object: Meta, at: number): void {
@@ -275,18 +292,8 @@ function observeDeployment(type: string, object: Meta, at: number): void {
     actionWaiters.delete(key);
     waiter.resolve(at);
   }
-  const phase = notes["serin.dev/phase"];
+  const phase = object.metadata?.labels?.["serin.dev/phase"];
   if (phase && track.phases.at(-1)?.phase !== phase) track.phases.push({ at, phase });
-  try {
-    const state = JSON.parse(notes["serin.dev/state"] ?? "null") as {
-      step?: number;
-      stepStartedAt?: string;
-    } | null;
-    if (state && typeof state.step === "number" && state.step >= 0 && state.stepStartedAt)
-      track.stepStartedAt.set(state.step, Date.parse(state.stepStartedAt));
-  } catch {
-    // not ours to judge
-  }
 }
 
 const phaseOf = (key: string) => tracks.get(key)?.phases.at(-1)?.phase;
@@ -509,7 +516,10 @@ try {
   const setupStart = performance.now();
   await inParallel([...names, ...probeNames], concurrency, async ({ namespace, name }) => {
     const service = JSON.parse(serviceManifest(name, namespace)) as V1Service;
-    const deployment = JSON.parse(deploymentManifest({ name, namespace, annotations })) as V1Deployment;
+    // One replica each: the real controllers and kwok run every pod, primary and canary.
+    const deployment = JSON.parse(
+      deploymentManifest({ name, namespace, annotations, replicas: 1 }),
+    ) as V1Deployment;
     await retried(`create Service ${namespace}/${name}`, () =>
       core.createNamespacedService({ namespace, body: service }),
     );

@@ -63,6 +63,9 @@ describe("what a canary costs the cluster", () => {
     // One weight-and-progress write of the split, one label write of the Deployment, one Event; every read
     // from the caches. Nothing serin writes sets the controller manager to work.
     assert.ok(serin.length / steps <= 3, `serin makes at most 3 requests per step:\n${table}`);
-    assert.equal(controllers.length, 0, `the controller manager writes nothing because of serin:\n${table}`);
+    // What serin's bookkeeping could set off: Deployment syncs (status) and copies into ReplicaSets. Other
+    // controller writes in the window (an EndpointSlice when a pod's readiness changes) are not serin's.
+    const bookkeeping = controllers.filter((request) => /^(deployments|replicasets)(\/|$)/.test(request.resource));
+    assert.equal(bookkeeping.length, 0, `the controller manager writes nothing because of serin:\n${table}`);
   });
 });
