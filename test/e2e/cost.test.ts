@@ -65,7 +65,9 @@ describe("what a canary costs the cluster", () => {
     assert.ok(serin.length / steps <= 3, `serin makes at most 3 requests per step:\n${table}`);
     // What serin's bookkeeping could set off: Deployment syncs (status) and copies into ReplicaSets. Other
     // controller writes in the window (an EndpointSlice when a pod's readiness changes) are not serin's.
-    const bookkeeping = controllers.filter((request) => /^(deployments|replicasets)(\/|$)/.test(request.resource));
+    const bookkeeping = controllers.filter((request) =>
+      /^(deployments|replicasets)(\/|$)/.test(request.resource),
+    );
     assert.equal(bookkeeping.length, 0, `the controller manager writes nothing because of serin:\n${table}`);
   });
 });
