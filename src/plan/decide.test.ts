@@ -634,4 +634,23 @@ describe("planner: the canary lifecycle", () => {
     const write = decided.actions.find((action) => action.type === "writeDeployment");
     assert.equal(write?.type === "writeDeployment" && write.labels["serin.dev/phase"], "Aborted");
   });
+
+  test("the promotion's last Deployment write lost a race: the retry still ends in Succeeded, not Idle", () => {
+    const world = new World({ "serin.dev/steps": "50", "serin.dev/step-interval": "1s" });
+    world.startCanary();
+    world.reconcile(at(4));
+    assert.equal(world.phase, "Promoting");
+    // The final decision: only its split write lands (template and state dropped from the split).
+    const final = plan(world.observed(at(5)));
+    const splitWrite = final.actions.find((action) => action.type === "writeRoute");
+    assert.ok(splitWrite?.type === "writeRoute");
+    world.route = { canaryWeight: splitWrite.canary, annotations: { ...world.routeAnnotations } };
+    for (const [key, value] of Object.entries(splitWrite.annotations)) {
+      if (value === null) delete world.route.annotations[key];
+      else world.route.annotations[key] = value;
+    }
+    world.reconcile(at(6));
+    assert.equal(world.phase, "Succeeded");
+    assert.equal(world.annotations["serin.dev/pending-revision"], undefined);
+  });
 });

@@ -258,7 +258,11 @@ export function plan(observed: Observed): Plan {
     withServices(() => {
       // Without its split a running canary has lost its progress. (Pending has none yet: it starts again.)
       if ((phase === "Progressing" || phase === "Paused") && !observed.route) return lostSplit(context);
-      if (inFlight && (!context.pendingRevision || !context.pendingTemplate)) {
+      // Once the template is on the Deployment, a promotion needs no other copy of it: the split's is
+      // dropped in the same decision that ends the promotion, and that decision may be retried.
+      const promoted =
+        phase === "Promoting" && templateRevision(templateOf(deployment)) === context.pendingRevision;
+      if (inFlight && !promoted && (!context.pendingRevision || !context.pendingTemplate)) {
         return settle(context, "Idle", "The pending template is missing or unreadable; nothing to canary.");
       }
       switch (phase) {
@@ -361,7 +365,8 @@ function collision(
     { type: "deleteCanary" },
     ...deploymentWrite(observed, { phase: next, ...(inFlight ? { weight: "0" } : {}) }),
   ];
-  if (!said && (inFlight || actions.some((action) => action.type !== "deleteCanary") || !ours)) {
+  // Said once: when the phase changes, or when the message on serin's split differs.
+  if (!said && (inFlight || actions.some((action) => action.type !== "deleteCanary"))) {
     actions.push(event(inFlight ? "Aborted" : "NameCollision", message, true));
   }
   return { actions, requeueAfterMs: SERVICE_POLL_MS };

@@ -77,7 +77,7 @@ describe("serin webhook over HTTPS", () => {
     const set = Object.fromEntries(operations.map((operation) => [operation.path, operation.value]));
     const revision = templateRevision(v2.spec?.template);
     assert.equal(set["/metadata/annotations/serin.dev~1pending-revision"], revision);
-    assert.equal(set["/metadata/annotations/serin.dev~1phase"], "Pending");
+    assert.equal(set["/metadata/labels/serin.dev~1phase"], "Pending", "the phase is a label");
     assert.equal(set["/spec/template/spec/containers/0/image"], "registry.example/web:1.0.0");
     assert.match(answer.response.warnings[0] ?? "", new RegExp(`revision ${revision} held back`));
   });

@@ -1,0 +1,127 @@
+// serin touches only what it owns: another team's Service or Deployment that happens to carry the name
+// serin would use is never changed or deleted, and the canary says which object stands in the way.
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import { withControlPlane } from "../harness/index.js";
+import { Journey, startCanaryCluster } from "./journey.js";
+
+const env = withControlPlane({ crds: ["trafficsplit-smi-upstream"] });
+const route = { kind: "trafficsplit", version: "v1alpha4" } as const;
+const V2 = "registry.example/web:2.0.0";
+
+/** Another team's Service, on another selector and port, named as serin's track Service would be. */
+const foreignService = (name: string) =>
+  JSON.stringify({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, labels: { team: "other" } },
+    spec: { selector: { app: "other" }, ports: [{ name: "db", port: 5432, targetPort: 5432 }] },
+  });
+
+async function json(journey: Journey, kind: string, name: string) {
+  const result = await env.cp.kubectl(["get", kind, name, "-n", journey.namespace, "-o", "json"]);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as {
+    metadata: { resourceVersion: string; labels?: Record<string, string> };
+    spec: {
+      selector?: unknown;
+      ports?: unknown;
+      template?: { spec?: { containers?: { image?: string }[] } };
+    };
+  };
+}
+
+async function events(journey: Journey): Promise<string> {
+  return (await journey.events()).map((event) => `${event.reason}: ${event.message}`).join("\n");
+}
+
+describe("serin touches only objects it owns", () => {
+  before(
+    async () => {
+      const cluster = await startCanaryCluster(env.cp);
+      const watcher = await cluster.startWatcher();
+      await watcher.waitForLog("watcher started");
+    },
+    { timeout: 60_000 },
+  );
+
+  test("another team's web-stable Service: left as it is, the Deployment waits and says why, nothing deleted at opt-out", async () => {
+    const journey = new Journey(env.cp, "taken-service", route);
+    assert.equal((await env.cp.kubectl(["create", "namespace", journey.namespace])).code, 0);
+    await journey.apply(foreignService("web-stable"));
+    const before = await json(journey, "service", "web-stable");
+    await journey.apply(
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "web" },
+        spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
+      }),
+    );
+    await journey.apply(journey.manifest("registry.example/web:1.0.0"));
+    await journey.waitFor(
+      async () =>
+        /NameCollision: Service taken-service\/web-stable exists and is not serin's/.test(
+          await events(journey),
+        ),
+      "an event naming the Service in the way",
+    );
+    assert.equal((await journey.status())["serin.dev/phase"], "Initializing");
+    const after = await json(journey, "service", "web-stable");
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, "not written to");
+    assert.deepEqual(after.spec.selector, { app: "other" });
+
+    const removed = await env.cp.kubectl([
+      "label",
+      "deployment",
+      "web",
+      "-n",
+      journey.namespace,
+      "serin.dev/canary-",
+    ]);
+    assert.equal(removed.code, 0, removed.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    assert.ok(
+      await journey.exists("service", "web-stable"),
+      "someone else's Service is not deleted at opt-out",
+    );
+  });
+
+  test("another team's web-canary Deployment: the canary stops with a message, that Deployment untouched and kept", async () => {
+    const journey = new Journey(env.cp, "taken-canary", route);
+    await journey.create({ annotations: { "serin.dev/step-interval": "1h" } });
+    const theirs = JSON.parse(
+      journey.manifest("registry.example/theirs:7", { name: "web-canary", enabled: false }),
+    ) as {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        selector: { matchLabels: Record<string, string> };
+        template: { metadata: { labels: Record<string, string> } };
+      };
+    };
+    theirs.metadata.labels = { app: "theirs" };
+    theirs.spec.selector.matchLabels = { app: "theirs" };
+    theirs.spec.template.metadata.labels = { app: "theirs" };
+    await journey.apply(JSON.stringify(theirs));
+    const before = await json(journey, "deployment", "web-canary");
+
+    await journey.ship(V2, { annotations: { "serin.dev/step-interval": "1h" } });
+    const stopped = await journey.waitForPhase("Aborted");
+    assert.match(
+      stopped["serin.dev/message"] ?? "",
+      /Deployment taken-canary\/web-canary exists and is not serin's/,
+    );
+    assert.deepEqual(await journey.weights(), { stable: 10_000, canary: 0 });
+    const after = await json(journey, "deployment", "web-canary");
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, "not written to");
+    assert.equal(after.spec.template?.spec?.containers?.[0]?.image, "registry.example/theirs:7");
+    assert.equal(await journey.image(), "registry.example/web:1.0.0", "the primary is untouched");
+
+    await env.cp.kubectl(["label", "deployment", "web", "-n", journey.namespace, "serin.dev/canary-"]);
+    await journey.waitFor(async () => (await journey.weights()) === undefined, "serin's split to be removed");
+    assert.ok(
+      await journey.exists("deployment", "web-canary"),
+      "someone else's Deployment is not deleted at opt-out",
+    );
+  });
+});
