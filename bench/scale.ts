@@ -41,6 +41,8 @@ const { values: options } = parseArgs({
     // Seconds between one-shot action probes on the idle probe Deployments (0: none).
     "probe-every": { type: "string", default: "3" },
     "watcher-log-level": { type: "string", default: "info" },
+    // kube-controller-manager --kube-api-qps (burst twice that) for the run.
+    "kcm-qps": { type: "string", default: "200" },
     // Where to copy the watcher's JSON log lines at the end, for a closer look.
     "watcher-log": { type: "string" },
     // What-if, not serin as shipped: the watcher's API clients share one keep-alive HTTPS agent.
@@ -430,7 +432,12 @@ const probeKeys = probeNames.map(({ namespace, name }) => `${namespace}/${name}`
 
 const rss: { at: number; label: string; kb: number }[] = [];
 let label = "start";
-const cp = await startControlPlane({ readyTimeoutMs: 120_000 });
+// A thousand Deployments with their canaries: the controller manager gets the client rate a large
+// cluster gives it, or its default 20 requests a second paces every canary's ReplicaSet and pods.
+const cp = await startControlPlane({
+  readyTimeoutMs: 120_000,
+  controllerManagerQps: Number(options["kcm-qps"]),
+});
 const stops: (() => void)[] = [];
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 try {

@@ -15,6 +15,8 @@ export interface ControllerFiles {
   serviceAccountKey: string;
   /** The CA of the apiserver's serving certificate, published to every namespace as kube-root-ca.crt. */
   rootCa: string;
+  /** The controller manager's client rate (--kube-api-qps; burst twice that); its default 20 otherwise. */
+  controllerManagerQps?: number;
 }
 
 export function startControllerManager(
@@ -34,6 +36,12 @@ export function startControllerManager(
       // No metrics or health endpoint is needed here, and none may collide between parallel clusters.
       "--secure-port=0",
       "--controllers=*",
+      ...(files.controllerManagerQps
+        ? [
+            `--kube-api-qps=${files.controllerManagerQps}`,
+            `--kube-api-burst=${2 * files.controllerManagerQps}`,
+          ]
+        : []),
       "--v=1",
     ],
     { logFile: join(files.dir, "kube-controller-manager.log"), pidFile: join(files.dir, "kcm.pid") },

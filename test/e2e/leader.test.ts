@@ -7,6 +7,7 @@ import { Journey, type SerinWatcher, startCanaryCluster } from "./journey.js";
 const env = withControlPlane({ crds: ["trafficsplit-smi-upstream"] });
 const route = { kind: "trafficsplit", version: "v1alpha4" } as const;
 let replicas: SerinWatcher[] = [];
+let startWatcher: Awaited<ReturnType<typeof startCanaryCluster>>["startWatcher"];
 
 const writes = (watcher: SerinWatcher) => watcher.logs().filter((entry) => entry.msg === "reconciled").length;
 const leads = (watcher: SerinWatcher) => watcher.logs().some((entry) => entry.msg === "became leader");
@@ -15,6 +16,7 @@ describe("leader election on a Lease", () => {
   before(
     async () => {
       const cluster = await startCanaryCluster(env.cp);
+      startWatcher = cluster.startWatcher;
       const args = ["--leader-elect", "--lease-duration", "3s"];
       replicas = [
         await cluster.startWatcher(args, "replica-a"),
@@ -48,5 +50,43 @@ describe("leader election on a Lease", () => {
     await journey.waitForPhase("Succeeded", 40_000);
     assert.ok(writes(follower) > 0, "the new leader carried the canary on");
     assert.equal(await journey.image(), "registry.example/web:2.0.0");
+  });
+
+  test("replicas killed and stopped mid-canary, again and again: no step taken twice, no weight going back", {
+    timeout: 180_000,
+  }, async () => {
+    // Two replicas with a 2 s Lease; every few seconds the leader is SIGKILLed (mid-write, as on a node
+    // failure) or SIGTERMed (a rolling update of serin), and a fresh replica takes its place.
+    for (const replica of replicas) await replica.stop();
+    const args = ["--leader-elect", "--lease-duration", "2s", "--lease-name", "serin-churn"];
+    let generation = 0;
+    const start = () => startWatcher(args, `churn-${generation++}`);
+    let pool = [await start(), await start()];
+
+    const journey = new Journey(env.cp, "churn", route);
+    const steps = ["5", "10", "15", "20", "25", "30", "35", "40", "45", "50"];
+    const annotations = { "serin.dev/steps": steps.join(","), "serin.dev/step-interval": "2s" };
+    await journey.create({ annotations });
+    const recorder = journey.recordWeights();
+    await journey.ship("registry.example/web:2.0.0", { annotations });
+    await journey.waitForCanaryWeight(500, 60_000);
+
+    for (let round = 0; round < 6; round++) {
+      const leader = await waitFor(async () => pool.find(leads), { timeoutMs: 30_000, what: "a leader" });
+      await (round % 2 === 0 ? leader.kill() : leader.stop());
+      pool = [...pool.filter((replica) => replica !== leader), await start()];
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+    }
+    await journey.waitForPhase("Succeeded", 120_000);
+    const seen = await recorder.stop();
+    const expected = [0, ...steps.map((step) => Number(step) * 100), 10_000, 0];
+    assert.deepEqual(seen, expected, `weights in order, none twice, none back: ${seen.join(", ")}`);
+    const shifted = (await journey.events()).filter((event) => event.reason === "WeightShifted");
+    const perStep = new Map<string, number>();
+    for (const event of shifted)
+      perStep.set(event.message ?? "", (perStep.get(event.message ?? "") ?? 0) + (event.count ?? 1));
+    for (const [message, count] of perStep) assert.equal(count, 1, `taken once: ${message} (${count} times)`);
+    assert.equal(perStep.size, steps.length, "every step taken");
+    for (const replica of pool) await replica.stop();
   });
 });
