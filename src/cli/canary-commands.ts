@@ -1,32 +1,18 @@
-import { AppsV1Api, type KubernetesObject, type V1Deployment } from "@kubernetes/client-node";
-import { Argument, Command } from "commander";
-import { annotationsOf, isEnabled, labelsOf } from "../contract/deployment.js";
+// The operator's commands: `serin list`, `serin status` and the five actions. Only commander and the
+// contract's names load here (completion loads every command file); each action imports what it runs.
+import { Argument, Command, Option } from "commander";
+import { ConfigError } from "../config.js";
+import { formatDuration, MAX_DURATION_MS, parseDuration } from "../contract/duration.js";
+import { ACTIONS, type Action, UserKey } from "../contract/keys.js";
 import {
-  ACTIONS,
-  type Action,
-  ENABLED_LABEL,
-  ENABLED_VALUE,
-  PendingKey,
-  RouteKey,
-  StatusLabel,
-  UserKey,
-} from "../contract/keys.js";
-import { parseSteps } from "../contract/steps.js";
-import { isNotFound } from "../kube-errors.js";
-import { parseState } from "../plan/state.js";
-import { createRouter } from "../routers/factory.js";
-import { mergePatch } from "../watch/kube.js";
-import { routeTarget } from "../watch/reconciler.js";
-import {
-  type Cluster,
   type ClusterEnv,
   type ClusterFlags,
   clusterOptions,
   connectCluster,
   describeClusterError,
 } from "./cluster.js";
-import { CliError } from "./exit.js";
-import { completeWith } from "./options.js";
+import { CliError, ExitCode } from "./exit.js";
+import { completeWith, parsedOption } from "./options.js";
 
 type TargetFlags = Omit<ClusterFlags, "allNamespaces">;
 
@@ -35,79 +21,97 @@ function withTarget(command: Command): Command {
   return clusterOptions(command);
 }
 
-/** The Deployment, when it exists and is enabled for serin; otherwise an error that names it. */
-async function readEnabledDeployment(cluster: Cluster, name: string): Promise<V1Deployment> {
-  const target = `deployment ${cluster.namespace}/${name}`;
-  let deployment: V1Deployment;
-  try {
-    deployment = await cluster.config
-      .makeApiClient(AppsV1Api)
-      .readNamespacedDeployment({ name, namespace: cluster.namespace });
-  } catch (error) {
-    if (isNotFound(error)) throw new CliError(`${target} not found`);
-    throw new CliError(describeClusterError(error, cluster));
+/** `--timeout`: a duration from 1s to 24h. */
+export function parseTimeout(text: string, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1_000 || ms > MAX_DURATION_MS) {
+    throw new ConfigError(`${flag} "${text}" is not a duration from 1s to 24h such as 30s, 10m or 1h`);
   }
-  if (!isEnabled(deployment)) {
-    throw new CliError(`${target} is not enabled for serin: label it ${ENABLED_LABEL}=${ENABLED_VALUE}`);
-  }
-  return deployment;
+  return ms;
 }
 
-/** The traffic split of an enabled Deployment, as stored (undefined when there is none yet). */
-async function readSplit(cluster: Cluster, deployment: V1Deployment): Promise<KubernetesObject | undefined> {
-  const name = deployment.metadata?.name ?? "";
-  const service = annotationsOf(deployment)[UserKey.service] ?? name;
-  const router = await createRouter(cluster.config, { kind: "auto" });
-  const target = routeTarget(deployment, service, undefined);
-  return (await router.read(target)) as KubernetesObject | undefined;
-}
-
-/**
- * The lines `serin status` prints: what a user checks during a rollout. The phase and the weight are
- * labels of the Deployment; the step and the message are kept on the traffic split serin owns.
- */
-export function describeStatus(deployment: V1Deployment, split?: KubernetesObject): string {
-  const annotations = annotationsOf(deployment);
-  const labels = labelsOf(deployment);
-  const notes = split?.metadata?.annotations ?? {};
-  const name = `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
-  if (!isEnabled(deployment)) return `${name}: not enabled (label ${ENABLED_LABEL}=enabled is missing)\n`;
-  const state = parseState(notes[RouteKey.state]);
-  const steps = parseSteps(annotations[UserKey.steps] ?? "10,25,50,75");
-  const stepOf =
-    state && state.step >= 0 && steps.ok ? ` (step ${state.step + 1} of ${steps.value.length})` : "";
-  const rows: [string, string | undefined][] = [
-    ["deployment", name],
-    ["phase", labels[StatusLabel.phase] ?? "(not reconciled yet)"],
-    [
-      "weight",
-      labels[StatusLabel.weight] !== undefined ? `${labels[StatusLabel.weight]}%${stepOf}` : undefined,
-    ],
-    ["pending", annotations[PendingKey.revision]],
-    ["action", annotations[UserKey.action] ? `${annotations[UserKey.action]} (not yet acted on)` : undefined],
-    ["message", notes[RouteKey.message]],
-  ];
-  return rows
-    .filter((row): row is [string, string] => row[1] !== undefined)
-    .map(([label, value]) => `${`${label}:`.padEnd(12)}${value}`)
-    .join("\n")
-    .concat("\n");
+/** The program's name as the user typed it: "serin" or "kubectl serin". */
+function programName(command: Command): string {
+  return command.parent?.name() ?? "serin";
 }
 
 function statusCommand(env: ClusterEnv): Command {
-  return withTarget(new Command("status").description("show a Deployment's canary: phase, weight, message"))
-    .option("-w, --watch", "keep printing on every change")
-    .action(async (name: string, flags: TargetFlags & { watch?: boolean }) => {
+  return withTarget(
+    new Command("status").description(
+      "show a Deployment's canary: phase, weight, message; --watch follows it live until it ends",
+    ),
+  )
+    .option("-w, --watch", "follow the canary live until it ends (see the exit codes below)")
+    .addOption(
+      parsedOption(
+        "--timeout <duration>",
+        "with --watch: give up after this long, from 1s to 24h (default: wait until the canary ends)",
+        parseTimeout,
+      ),
+    )
+    .addHelpText(
+      "after",
+      `
+With --watch the view is redrawn in place on a terminal (steps, weights, time left in the step, the
+last checks, the last events and the commands to act), and printed as plain lines, one per change,
+when the output is not a terminal (a CI log). It ends when the canary does:
+
+  0  Succeeded (or Idle: nothing to canary)
+  1  Aborted; or the Deployment is not found or not enabled, or the cluster cannot be reached
+  2  wrong command line
+  3  --timeout ran out before the canary ended
+
+So a pipeline can wait on a rollout:  kubectl apply -f web.yaml && serin status web --watch && deploy-next`,
+    )
+    .action(
+      async (name: string, flags: TargetFlags & { watch?: boolean; timeout?: number }, command: Command) => {
+        if (flags.timeout !== undefined && !flags.watch) {
+          throw new CliError(`--timeout ${formatDuration(flags.timeout)} needs --watch`, ExitCode.usage);
+        }
+        const cluster = connectCluster(flags, env);
+        const { followStatus, showStatus } = await import("./status-run.js");
+        if (!flags.watch) return showStatus(cluster, name);
+        await followStatus(cluster, name, {
+          program: programName(command),
+          ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
+        });
+      },
+    );
+}
+
+function listCommand(env: ClusterEnv): Command {
+  return clusterOptions(
+    new Command("list")
+      .alias("ls")
+      .description("every Deployment enabled for serin and where its canary is, live ones first"),
+    { allNamespaces: true },
+  )
+    .addOption(
+      completeWith(
+        new Option("-o, --output <format>", "wide (more columns), json or yaml (default: a table)").choices([
+          "wide",
+          "json",
+          "yaml",
+        ]),
+        { kind: "words", words: ["wide", "json", "yaml"] },
+      ),
+    )
+    .option("-w, --watch", "keep the list up to date (redrawn on a terminal, appended otherwise)")
+    .addHelpText(
+      "after",
+      `
+Columns: NAMESPACE, NAME, PHASE, WEIGHT (the canary's share), STEP (k/n while in flight), REVISION
+(the revision in flight or just aborted), AGE (of the current step while in flight, else since the
+latest transition Event; "-" once that has expired), MESSAGE. -o wide adds SERVICE, SPLIT (the
+weights in force), LAST CHECK and ACTION (set, not yet acted on).`,
+    )
+    .action(async (flags: ClusterFlags & { output?: "wide" | "json" | "yaml"; watch?: boolean }) => {
       const cluster = connectCluster(flags, env);
-      let last = "";
-      for (;;) {
-        const deployment = await readEnabledDeployment(cluster, name);
-        const text = describeStatus(deployment, await readSplit(cluster, deployment));
-        if (text !== last) process.stdout.write(flags.watch && last ? `\n${text}` : text);
-        last = text;
-        if (!flags.watch) return;
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
+      const { runList } = await import("./list-run.js");
+      await runList(cluster, {
+        ...(flags.output ? { output: flags.output } : {}),
+        ...(flags.watch ? { watch: true } : {}),
+      });
     });
 }
 
@@ -122,6 +126,8 @@ function actionCommand(action: Action, env: ClusterEnv): Command {
   return withTarget(new Command(action).description(what[action])).action(
     async (name: string, flags: TargetFlags) => {
       const cluster = connectCluster(flags, env);
+      const { AppsV1Api } = await import("@kubernetes/client-node");
+      const { readEnabledDeployment } = await import("./canary-read.js");
       await readEnabledDeployment(cluster, name);
       try {
         await cluster.config.makeApiClient(AppsV1Api).patchNamespacedDeployment(
@@ -130,7 +136,7 @@ function actionCommand(action: Action, env: ClusterEnv): Command {
             namespace: cluster.namespace,
             body: { metadata: { annotations: { [UserKey.action]: action } } },
           },
-          mergePatch,
+          (await import("../watch/kube.js")).mergePatch,
         );
       } catch (error) {
         throw new CliError(`setting ${UserKey.action}=${action}: ${describeClusterError(error, cluster)}`);
@@ -142,7 +148,7 @@ function actionCommand(action: Action, env: ClusterEnv): Command {
   );
 }
 
-/** `serin status` and the five actions; `env` is where the kubeconfig is looked up. */
+/** `serin list`, `serin status` and the five actions; `env` is where the kubeconfig is looked up. */
 export function canaryCommands(env: ClusterEnv): Command[] {
-  return [statusCommand(env), ...ACTIONS.map((action) => actionCommand(action, env))];
+  return [listCommand(env), statusCommand(env), ...ACTIONS.map((action) => actionCommand(action, env))];
 }

@@ -46,10 +46,12 @@ test("flags complete to the command's own flags", () => {
   const flags = offered("status", "--");
   assert.deepEqual(
     (flags as string[]).filter((name) => name.startsWith("--")),
-    ["--namespace", "--context", "--kubeconfig", "--watch", "--help"],
+    ["--namespace", "--context", "--kubeconfig", "--watch", "--timeout", "--help"],
   );
   assert.ok((offered("run", "-") as string[]).includes("--listen"));
   assert.ok((offered("-") as string[]).includes("--version"));
+  assert.deepEqual(offered("list", "-o", ""), ["wide", "json", "yaml"]);
+  assert.ok((offered("list", "--") as string[]).includes("--all-namespaces"));
 });
 
 test("flag values complete to what the flag takes", () => {

@@ -1,30 +1,24 @@
 import { Command, Option } from "commander";
-import { parseDurationFlag } from "../config.js";
-import { parseDuration } from "../contract/duration.js";
-import { flag } from "./options.js";
+import { durationOption } from "./options.js";
 
 /**
  * `serin demo`: the whole canary story on a local cluster (real etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler and kwok, built from their Go modules by `npm run setup`),
- * narrated. The local cluster is src/localcluster, loaded only when the demo runs.
+ * narrated, with a real Prometheus for the analysis part where it is installed. The local cluster is
+ * src/localcluster, loaded only when the demo runs.
  */
 export function demoCommand(): Command {
   return new Command("demo")
     .description("the whole canary story on a local control plane, no cluster needed")
-    .option(
-      "--step-interval <duration>",
-      "how long each step is held",
-      flag(parseDurationFlag(parseDuration), "--step-interval"),
-      2_000,
-    )
-    .option("--keep", "keep the local cluster running at the end and print how to reach it", false)
+    .addOption(durationOption("--step-interval <duration>", "how long each step is held", "2s"))
+    .option("--keep", "keep the local cluster running at the end and print how to reach it")
     .addOption(
       new Option("--cache <dir>", "where scripts/build-controlplane.sh cached the cluster's binaries")
         .env("SERIN_CACHE")
-        .default("~/.cache/serin"),
+        .default("~/.cache/serin", "~/.cache/serin"),
     )
-    .action(async (flags: { stepInterval: number; keep: boolean; cache: string }) => {
+    .action(async (flags: { stepInterval: number; keep?: boolean; cache: string }) => {
       const { runDemo } = await import("./demo-story.js");
-      await runDemo(flags);
+      await runDemo({ ...flags, keep: flags.keep === true });
     });
 }

@@ -5,14 +5,15 @@ import { canaryCommands } from "./canary-commands.js";
 import { certsCommand } from "./certs.js";
 import { completionCommand } from "./completion.js";
 import { controllerCommands } from "./controller.js";
+import { demoCommand } from "./demo.js";
 import { buildProgram, versionText } from "./program.js";
 
-// The commands whose flags src/cli declares here (demo's are the demo's own).
 const commands: Command[] = [
   ...controllerCommands(),
   certsCommand(),
   ...canaryCommands({}),
   completionCommand(),
+  demoCommand(),
 ];
 
 test("every default in help is written as a user types it, and means the value the flag defaults to", () => {
@@ -42,6 +43,23 @@ test("help prints defaults as they are written: addresses, durations, URLs", () 
     assert.ok(help.includes(shown), shown);
   }
   assert.doesNotMatch(help, /default: [[{"]|default: \d{4,}|default: false/);
+});
+
+test("the demo's help shows its step interval as written and no default for a switch", () => {
+  const help = demoCommand().helpInformation().replace(/\s+/g, " ");
+  assert.ok(help.includes("how long each step is held (default: 2s)"), help);
+  assert.doesNotMatch(help, /default: [[{"]|default: \d{4,}|default: false/);
+});
+
+test("status --timeout takes a duration from 1s to 24h and says so otherwise", async () => {
+  for (const bad of ["500ms", "25h", "soon"]) {
+    const program = buildProgram("serin", {});
+    for (const command of [program, ...program.commands])
+      command.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+    await assert.rejects(program.parseAsync(["node", "serin", "status", "web", "-w", "--timeout", bad]), {
+      message: new RegExp(`--timeout "${bad}" is not a duration from 1s to 24h`),
+    });
+  }
 });
 
 test("the version names serin's and Node's", () => {

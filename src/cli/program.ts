@@ -19,12 +19,15 @@ export function versionText(): string {
 function onCallHelp(name: string): string {
   return `
 Examples:
+  ${name} list -A                every canary of the cluster, the live ones first
   ${name} status web -n shop     the canary of Deployment shop/web: phase, weight, message
+  ${name} status web -w          follow it live until it ends: exit 0 Succeeded, 1 Aborted
   ${name} abort web -n shop      all traffic back to stable, then the canary is removed
   ${name} promote web            skip the remaining steps (namespace: the current context's)
 
-Exit codes: 0 done; 1 failed (cluster unreachable, Deployment not found or not enabled, change refused);
-2 wrong command line. See '${name} help <command>' for a command's flags.`;
+Exit codes: 0 done; 1 failed (cluster unreachable, Deployment not found or not enabled, change refused,
+or the canary followed by status --watch was Aborted); 2 wrong command line; 3 status --watch --timeout
+ran out. See '${name} help <command>' for a command's flags.`;
 }
 
 /** Every command in the tree, the program first. */

@@ -224,15 +224,18 @@ describe("the serin command line on a cluster", () => {
   test("every command's help shows its defaults as users write them; the plugin's help says kubectl serin", async () => {
     const top = await serin("--help");
     assert.equal(top.code, 0);
-    const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((match) => match[1] as string);
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z]+)[| ]/gm)].map((match) => match[1] as string);
     assert.ok(commands.includes("status") && commands.includes("completion"), top.stdout);
-    const explained = commands.filter((name) => name !== "help" && name !== "demo");
+    const explained = commands.filter((name) => name !== "help");
     const helps = await Promise.all(explained.map((command) => serin(command, "--help")));
     explained.forEach((command, index) => {
       const help = helps[index] as Ran;
       assert.equal(help.code, 0, command);
       assert.doesNotMatch(help.stdout, /default: [[{"]|default: \d{4,}|default: false/, command);
     });
+    assert.ok(explained.includes("demo") && explained.includes("list"), top.stdout);
+    const demo = (await serin("demo", "--help")).stdout.replace(/\s+/g, " ");
+    assert.ok(demo.includes("how long each step is held (default: 2s)"), demo);
     const run = (await serin("run", "--help")).stdout.replace(/\s+/g, " ");
     for (const shown of ["(default: 0.0.0.0:8443)", "(default: 1m)", "(default: 15s)", "(default: certs)"]) {
       assert.ok(run.includes(shown), shown);
