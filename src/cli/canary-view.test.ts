@@ -90,7 +90,8 @@ test("ages read as kubectl writes them", () => {
 test("the step's clock counts down from the step interval, and stops while the user pauses", () => {
   const view = live();
   assert.equal(stepClock(view, NOW), "20s held of 1m, 40s left");
-  const paused = { ...view, phase: "Paused", state: { ...view.state!, pausedAt: ago(10) } };
+  assert.ok(view.state);
+  const paused = { ...view, phase: "Paused", state: { ...view.state, pausedAt: ago(10) } };
   assert.equal(stepClock(paused, NOW), "10s held of 1m, paused by the user 10s ago");
 });
 

@@ -3,6 +3,7 @@
 // A watch the apiserver closes (it does, every 30 to 60 minutes) is resumed from the last version seen.
 import type { CoreV1Event, KubeConfig, KubernetesObject, V1Deployment } from "@kubernetes/client-node";
 import { Watch } from "@kubernetes/client-node";
+import { CliError } from "./exit.js";
 
 /** One collection to watch: its path and the selectors that narrow it. */
 export interface WatchedCollection {
@@ -187,7 +188,7 @@ export function followCanary(
     ([deployments, splits, events]) => {
       const deployment = deployments?.get(`${target.namespace}/${target.name}`) as V1Deployment | undefined;
       if (!deployment) {
-        if (present) throw new Error(`deployment ${target.namespace}/${target.name} was deleted`);
+        if (present) throw new CliError(`deployment ${target.namespace}/${target.name} was deleted`);
         return false;
       }
       present = true;
