@@ -497,6 +497,9 @@ async function startComponents(
         `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
         "--cidr=10.244.0.0/16",
         "--node-ip=10.200.0.10",
+        // The Node stays Ready by its Lease, renewed by kwok as a kubelet renews it; without one the
+        // node-lifecycle controller marks the Node, and every pod on it, NotReady after a minute or two.
+        "--node-lease-duration-seconds=40",
         "--v=1",
       ],
       { logFile: join(dir, "kwok.log"), pidFile: join(dir, "kwok.pid") },

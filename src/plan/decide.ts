@@ -288,12 +288,21 @@ export function plan(observed: Observed): Plan {
  * reconcile puts it right (labels only: a one-shot action still waiting is not consumed).
  */
 function mirrorPhase(observed: Observed, phase: Phase | undefined, decided: Plan): Plan {
-  if (!phase || phaseOf(observed.deployment) === phase) return decided;
-  const setsPhase = decided.actions.some(
-    (action) => action.type === "writeDeployment" && action.labels[StatusLabel.phase] !== undefined,
+  if (!phase) return decided;
+  const labels = labelsOf(observed.deployment);
+  const wanted: Record<string, string> = { [StatusLabel.phase]: phase };
+  // Settled phases carry no canary traffic.
+  if (phase === "Aborted" || phase === "Succeeded" || phase === "Idle") wanted[StatusLabel.weight] = "0";
+  const written = decided.actions.filter((action) => action.type === "writeDeployment");
+  const missing = Object.fromEntries(
+    Object.entries(wanted).filter(
+      ([key, value]) =>
+        labels[key] !== value &&
+        !written.some((action) => action.type === "writeDeployment" && key in action.labels),
+    ),
   );
-  if (setsPhase) return decided;
-  const mirror: Action = { type: "writeDeployment", annotations: {}, labels: { [StatusLabel.phase]: phase } };
+  if (Object.keys(missing).length === 0) return decided;
+  const mirror: Action = { type: "writeDeployment", annotations: {}, labels: missing };
   return { ...decided, actions: [...decided.actions, mirror] };
 }
 
@@ -379,11 +388,14 @@ function planSteady(context: Context, phase: Phase | undefined): Plan {
   const actions: Action[] = [];
   if (phase === undefined || phase === "Initializing") {
     const message = "Ready: stable takes all traffic; the next change of the pod template starts a canary.";
+    const said = observed.route?.annotations[RouteKey.message] === message;
     actions.push(
       ...routeWrite(observed, { canary: 0, message }),
+      ...(said
+        ? []
+        : [event("Initialized", `Traffic split on Service ${context.spec.service} ready; stable at 100%.`)]),
       ...(observed.canary ? [{ type: "deleteCanary" } as const] : []),
       ...deploymentWrite(observed, { phase: "Idle", weight: "0" }),
-      event("Initialized", `Traffic split on Service ${context.spec.service} ready; stable at 100%.`),
     );
     return { actions };
   }
