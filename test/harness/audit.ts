@@ -43,11 +43,11 @@ export async function readAuditLog(file: string): Promise<AuditedRequest[]> {
 
 export const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
 
-/** Counts of requests by "user verb resource", most first. */
+/** Counts of requests by "user verb resource name", most first. */
 export function countRequests(requests: readonly AuditedRequest[]): [string, number][] {
   const counts = new Map<string, number>();
   for (const request of requests) {
-    const key = `${request.user} ${request.verb} ${request.resource}`;
+    const key = `${request.user} ${request.verb} ${request.resource} ${request.name}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
