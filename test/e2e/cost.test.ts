@@ -35,9 +35,19 @@ describe("what a canary costs the cluster", () => {
       const web = await journey.get();
       return web?.status?.observedGeneration === web?.metadata?.generation;
     }, "the controller manager to have observed the Deployment");
-    await journey.waitForCanaryWeight(2_000, 60_000);
+    // A step is its split write, then its label write and its Event: the window opens after the 20% step's
+    // last write and closes after the 50% step's, so that it holds three whole steps.
+    const stepDone = async (weight: number, label: string) => {
+      await journey.waitForCanaryWeight(weight, 60_000);
+      await journey.waitFor(
+        async () => (await journey.status())["serin.dev/weight"] === label,
+        `weight label ${label}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    };
+    await stepDone(2_000, "20");
     const from = Date.now();
-    await journey.waitForCanaryWeight(5_000, 60_000);
+    await stepDone(5_000, "50");
     const to = Date.now();
     const steps = 3;
     // The audit log is written as requests complete; give the last ones a moment.
