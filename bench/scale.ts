@@ -709,7 +709,7 @@ try {
   const lines = [
     `command: node dist/bench/scale.js ${process.argv.slice(2).join(" ")}`.trimEnd(),
     `${canaryCount} enabled Deployments in ${namespaceCount} namespaces, steps ${stepsText}, step-interval ` +
-      `${stepIntervalText}, one serin watch${options.workers ? ` --workers ${options.workers}` : " (default --workers 4)"}` +
+      `${stepIntervalText}, one serin watch${options.workers ? ` --workers ${options.workers}` : " (default --workers 16)"}` +
       `${whatIfKeepAlive ? " **WHAT-IF: client-node calls over one keep-alive agent (not serin as shipped)**" : ""}; ` +
       `bench clients: ${benchAgent}; ` +
       `v2 shipped by ${concurrency} parallel JSON PATCHes of the image (through serin's webhook) in ${fixed(shipSeconds, 1)} s; ` +
