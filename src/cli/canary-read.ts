@@ -11,10 +11,9 @@ import {
 import { isEnabled } from "../contract/deployment.js";
 import { ENABLED_LABEL, ENABLED_VALUE } from "../contract/keys.js";
 import { isNotFound } from "../kube-errors.js";
-import { OWNER_LABEL } from "../plan/objects.js";
+import { OWNER_LABEL, routeTarget } from "../plan/objects.js";
 import { createRouter } from "../routers/factory.js";
 import type { Router } from "../routers/router.js";
-import { routeTarget } from "../watch/reconciler.js";
 import { type CanaryView, eventViews, type SplitView, serviceOf, viewOf } from "./canary-view.js";
 import { type Cluster, describeClusterError } from "./cluster.js";
 import { CliError } from "./exit.js";

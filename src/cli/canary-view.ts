@@ -2,7 +2,7 @@
 // (phase and weight labels, the user's annotations, the pending revision), its traffic split (state,
 // message, weights) and serin's Events on it. `serin status`, `serin list` and the demo print from here.
 import type { KubernetesObject, V1Deployment } from "@kubernetes/client-node";
-import { annotationsOf, isEnabled, labelsOf } from "../contract/deployment.js";
+import { annotationsOf, apexServiceOf, isEnabled, labelsOf } from "../contract/deployment.js";
 import { formatDuration, parseDuration } from "../contract/duration.js";
 import { ENABLED_LABEL, PendingKey, RouteKey, StatusLabel, UserKey, WEIGHT_SCALE } from "../contract/keys.js";
 import { DEFAULTS } from "../contract/spec.js";
@@ -75,7 +75,7 @@ export interface CanaryView {
 
 /** The apex Service a Deployment's split is named after. */
 export function serviceOf(deployment: V1Deployment): string {
-  return annotationsOf(deployment)[UserKey.service] ?? deployment.metadata?.name ?? "";
+  return apexServiceOf(deployment);
 }
 
 /** An ISO time from what the client hands over: a Date (typed lists) or a string (raw JSON, watches). */

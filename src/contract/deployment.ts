@@ -1,5 +1,13 @@
 import type { V1Deployment, V1PodTemplateSpec } from "@kubernetes/client-node";
-import { ENABLED_LABEL, ENABLED_VALUE, isPhase, type Phase, StatusLabel, TRACK_LABEL } from "./keys.js";
+import {
+  ENABLED_LABEL,
+  ENABLED_VALUE,
+  isPhase,
+  type Phase,
+  StatusLabel,
+  TRACK_LABEL,
+  UserKey,
+} from "./keys.js";
 
 /** Small readers over a Deployment object, shared by the webhook and the watcher. */
 
@@ -9,6 +17,11 @@ export function isEnabled(deployment: V1Deployment | undefined): boolean {
 
 export function annotationsOf(deployment: V1Deployment | undefined): Record<string, string> {
   return deployment?.metadata?.annotations ?? {};
+}
+
+/** The apex Service a Deployment routes through: `serin.dev/service`, or the Deployment's own name. */
+export function apexServiceOf(deployment: V1Deployment | undefined): string {
+  return annotationsOf(deployment)[UserKey.service] ?? deployment?.metadata?.name ?? "";
 }
 
 export function labelsOf(deployment: V1Deployment | undefined): Record<string, string> {

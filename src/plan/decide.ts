@@ -1,5 +1,12 @@
 import type { V1Deployment, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
-import { annotationsOf, isEnabled, labelsOf, phaseOf, templateOf } from "../contract/deployment.js";
+import {
+  annotationsOf,
+  apexServiceOf,
+  isEnabled,
+  labelsOf,
+  phaseOf,
+  templateOf,
+} from "../contract/deployment.js";
 import { formatDuration } from "../contract/duration.js";
 import {
   LEGACY_DEPLOYMENT_ANNOTATIONS,
@@ -806,7 +813,7 @@ function planOptOut(observed: Observed): Plan {
   ].filter((key) => Object.hasOwn(annotations, key));
   const hasStatus = statusLabels.length > 0 || statusAnnotations.length > 0;
   if (!hasStatus && !observed.canary && observed.route === undefined) return { actions: [] };
-  const service = annotations[UserKey.service] ?? observed.deployment.metadata?.name ?? "";
+  const service = apexServiceOf(observed.deployment);
   const actions: Action[] = observed.route ? routeWrite(observed, { canary: 0 }) : [];
   actions.push({ type: "deleteCanary" }, { type: "removeRouting", service });
   if (hasStatus) {

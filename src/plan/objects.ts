@@ -1,6 +1,7 @@
 import type { V1Deployment, V1OwnerReference, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
 import { ENABLED_LABEL, StatusLabel, TRACK_LABEL, type Track } from "../contract/keys.js";
 import { canonicalJson } from "../contract/revision.js";
+import type { RouteTarget } from "../routers/router.js";
 
 /** The objects serin owns beside an enabled Deployment, built from plain values. */
 
@@ -141,4 +142,21 @@ export function canaryDiffers(existing: V1Deployment, desired: V1Deployment): bo
 
 export function canaryRevisionOf(canary: V1Deployment | undefined): string | undefined {
   return canary?.metadata?.annotations?.[CANARY_REVISION];
+}
+
+/** Where a Deployment's traffic goes: its apex Service, the two track Services, owner and labels. */
+export function routeTarget(
+  deployment: V1Deployment,
+  service: string,
+  apex: V1Service | undefined,
+): RouteTarget {
+  return {
+    namespace: deployment.metadata?.namespace ?? "",
+    service,
+    stableService: trackServiceName(service, "stable"),
+    canaryService: trackServiceName(service, "canary"),
+    port: apex?.spec?.ports?.[0]?.port ?? 80,
+    owner: ownerReferenceTo(deployment),
+    labels: ownedLabels(deployment),
+  };
 }

@@ -89,7 +89,7 @@ export class Executor {
         await this.deleteCanary(namespace, name);
         return;
       case "removeRouting":
-        await this.removeRouting(namespace, name, action.service, subject);
+        await this.removeRouting(namespace, action.service, subject);
         return;
       case "writeDeployment": {
         const body = deploymentWriteOps(deployment, action.annotations, action.template, action.labels);
@@ -221,22 +221,17 @@ export class Executor {
   }
 
   /** The split and the two track Services of `service`, where they are serin's for this Deployment. */
-  private async removeRouting(
-    namespace: string,
-    owner: string,
-    service: string,
-    subject: Subject,
-  ): Promise<void> {
-    const ownerObject = { metadata: { name: owner } };
+  private async removeRouting(namespace: string, service: string, subject: Subject): Promise<void> {
+    // subject.deployment is the Deployment, or a stub with its name once it is deleted.
     const route = this.caches.routes.get(service, namespace);
-    if (route && isOwnedBy(route, subject.deployment.metadata?.uid ? subject.deployment : ownerObject)) {
+    if (route && isOwnedBy(route, subject.deployment)) {
       await this.router.finalize({ ...subject.target, service });
       this.caches.routes.forget(service, namespace);
     }
     for (const track of ["stable", "canary"] as const) {
       const name = trackServiceName(service, track);
       const existing = this.caches.services.get(name, namespace);
-      if (!existing || !isOwnedBy(existing, ownerObject)) continue;
+      if (!existing || !isOwnedBy(existing, subject.deployment)) continue;
       await ignoreNotFound(
         this.kube.core.deleteNamespacedService({
           name,

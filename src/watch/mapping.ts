@@ -1,6 +1,5 @@
 import type { KubernetesObject, V1Deployment } from "@kubernetes/client-node";
-import { annotationsOf } from "../contract/deployment.js";
-import { UserKey } from "../contract/keys.js";
+import { apexServiceOf } from "../contract/deployment.js";
 import { OWNER_LABEL } from "../plan/objects.js";
 
 /**
@@ -10,10 +9,6 @@ import { OWNER_LABEL } from "../plan/objects.js";
 
 export const keyOf = (namespace: string | undefined, name: string | undefined) =>
   `${namespace ?? ""}/${name ?? ""}`;
-
-/** The apex Service an enabled Deployment routes through. */
-export const apexServiceOf = (deployment: V1Deployment) =>
-  annotationsOf(deployment)[UserKey.service] ?? deployment.metadata?.name ?? "";
 
 /** An object serin made for a Deployment (canary, track Service, split) names it in its owner label. */
 export function ownerKeys(object: KubernetesObject): string[] {

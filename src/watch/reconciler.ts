@@ -1,18 +1,11 @@
 import type { KubernetesObject, V1Deployment, V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { annotationsOf } from "../contract/deployment.js";
-import { UserKey } from "../contract/keys.js";
+import { apexServiceOf } from "../contract/deployment.js";
 import type { SpecOptions } from "../contract/spec.js";
 import type { Plan } from "../plan/actions.js";
 import { type Observed, plan } from "../plan/decide.js";
 import { planDeleted } from "../plan/deleted.js";
-import {
-  canaryDeploymentName,
-  isOwnedBy,
-  ownedLabels,
-  ownerReferenceTo,
-  trackServiceName,
-} from "../plan/objects.js";
+import { canaryDeploymentName, isOwnedBy, routeTarget } from "../plan/objects.js";
 import type { Router, RouteTarget } from "../routers/router.js";
 import { type Caches, CollisionError, type Executor, type Subject } from "./executor.js";
 import type { GateJobs } from "./gate-jobs.js";
@@ -35,22 +28,6 @@ export interface ReconcilerOptions {
 const SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 /** How many times a reconcile that lost a race reads afresh and decides again before it gives up. */
 const ATTEMPTS = 3;
-
-export function routeTarget(
-  deployment: V1Deployment,
-  service: string,
-  apex: V1Service | undefined,
-): RouteTarget {
-  return {
-    namespace: deployment.metadata?.namespace ?? "",
-    service,
-    stableService: trackServiceName(service, "stable"),
-    canaryService: trackServiceName(service, "canary"),
-    port: apex?.spec?.ports?.[0]?.port ?? 80,
-    owner: ownerReferenceTo(deployment),
-    labels: ownedLabels(deployment),
-  };
-}
 
 /**
  * reconcile(key): read the Deployment and what surrounds it from the informer caches (seen through
@@ -116,7 +93,7 @@ export class Reconciler {
       }
       return decided;
     }
-    const service = annotationsOf(deployment)[UserKey.service] ?? name;
+    const service = apexServiceOf(deployment);
     const routable = SERVICE_NAME.test(service);
     const apexService = routable ? caches.services.get(service, namespace) : undefined;
     const target = routeTarget(deployment, service, apexService);
@@ -208,7 +185,7 @@ export class Reconciler {
       return;
     }
     const deployment = caches.deployments.get(name, namespace);
-    const service = annotationsOf(deployment)[UserKey.service] ?? name;
+    const service = apexServiceOf(deployment);
     if (!SERVICE_NAME.test(service)) return;
     const route = await router.read(routeTarget(deployment ?? {}, service, undefined));
     if (route) caches.routes.remember(route as KubernetesObject);
