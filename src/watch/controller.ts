@@ -14,7 +14,7 @@ import type { Router } from "../routers/router.js";
 import { EventRecorder } from "./events.js";
 import { type Caches, Executor } from "./executor.js";
 import { GateJobs, type GateRunners } from "./gate-jobs.js";
-import { InformerSet, SupervisedInformer } from "./informers.js";
+import { InformerSet, OnDemandInformers, SupervisedInformer } from "./informers.js";
 import { describeApiError, type Kube } from "./kube.js";
 import { keyOf, ownerKeys, resyncSlot, routingKeys } from "./mapping.js";
 import { WorkQueue } from "./queue.js";
@@ -45,6 +45,7 @@ const RESYNC_SLOTS = 60;
 export class Controller {
   private readonly informers: InformerSet<KubernetesObject>[];
   private readonly deployments: InformerSet<V1Deployment>;
+  private readonly apexServices: OnDemandInformers<V1Service>;
   private readonly reconciler: Reconciler;
   private queue: WorkQueue | undefined;
   private resync: NodeJS.Timeout | undefined;
@@ -90,21 +91,33 @@ export class Controller {
       enqueue(ownerKeys(canary)),
     );
     const enabledIn = (namespace: string | undefined) => this.deployments.list(namespace);
-    const services = set<V1Service>(
-      (namespace) =>
-        new SupervisedInformer<V1Service>(
-          config,
-          "services",
-          scoped(namespace, "services", "/api/v1"),
-          () =>
-            namespace
-              ? kube.core.listNamespacedService({ namespace })
-              : kube.core.listServiceForAllNamespaces(),
-          (service) => enqueue(routingKeys(service, enabledIn(service.metadata?.namespace))),
-          logger,
-        ),
+    const serviceInformer = (name: string, namespace: string, labelSelector?: string) => {
+      const path = scoped(namespace, "services", "/api/v1");
+      return new SupervisedInformer<V1Service>(
+        config,
+        name,
+        path,
+        () =>
+          namespace
+            ? kube.core.listNamespacedService({ namespace, labelSelector })
+            : kube.core.listServiceForAllNamespaces({ labelSelector }),
+        (service) => enqueue(routingKeys(service, enabledIn(service.metadata?.namespace))),
+        logger,
+        labelSelector,
+      );
+    };
+    // serin's own track Services, by their owner label: a Service of that name that is someone else's
+    // is not cached, and creating serin's answers 409 (a collision).
+    const trackServices = set<V1Service>((namespace) =>
+      serviceInformer("track-services", namespace, OWNER_LABEL),
     );
-    // Someone else's edit of a traffic split is seen at once and put right by the next reconcile.
+    // The apex Services: every Service of a namespace that has an enabled Deployment, and only there.
+    this.apexServices = new OnDemandInformers<V1Service>(
+      (namespace) => serviceInformer("apex-services", namespace),
+      logger,
+    );
+    // serin's own splits, by their owner label; someone else's edit of one is seen at once and put
+    // right by the next reconcile. A split of that name that is not serin's answers 409 on create.
     const { group, version, plural } = router.resource;
     const customObjects = config.makeApiClient(CustomObjectsApi);
     const routes = set<KubernetesObject>(
@@ -115,20 +128,30 @@ export class Controller {
           scoped(namespace, plural, `/apis/${group}/${version}`),
           () =>
             (namespace
-              ? customObjects.listNamespacedCustomObject({ group, version, plural, namespace })
-              : customObjects.listClusterCustomObject({ group, version, plural })) as Promise<
-              KubernetesListObject<KubernetesObject>
-            >,
+              ? customObjects.listNamespacedCustomObject({
+                  group,
+                  version,
+                  plural,
+                  namespace,
+                  labelSelector: OWNER_LABEL,
+                })
+              : customObjects.listClusterCustomObject({
+                  group,
+                  version,
+                  plural,
+                  labelSelector: OWNER_LABEL,
+                })) as Promise<KubernetesListObject<KubernetesObject>>,
           (route) => enqueue(routingKeys(route, enabledIn(route.metadata?.namespace))),
           logger,
+          OWNER_LABEL,
         ),
     );
-    this.informers = [services, routes, canaries, this.deployments] as InformerSet<KubernetesObject>[];
+    this.informers = [trackServices, routes, canaries, this.deployments] as InformerSet<KubernetesObject>[];
 
     const caches: Caches = {
       deployments: new ReadYourWrites(this.deployments),
       canaries: new ReadYourWrites(canaries),
-      services: new ReadYourWrites(services),
+      trackServices: new ReadYourWrites(trackServices),
       routes: new ReadYourWrites(routes),
     };
     const gates = new GateJobs(options.gates, (key) => this.queue?.add(key), logger);
@@ -139,8 +162,12 @@ export class Controller {
       executor,
       caches,
       gates,
+      apexServices: {
+        get: (name, namespace) => this.apexServices.get(name, namespace),
+        ready: (namespace) => this.apexServices.ensure(namespace),
+      },
       ownedServices: (namespace, owner) =>
-        services.list(namespace).filter((service) => service.metadata?.labels?.[OWNER_LABEL] === owner),
+        trackServices.list(namespace).filter((service) => service.metadata?.labels?.[OWNER_LABEL] === owner),
       logger,
       specOptions: options.specOptions,
     });
@@ -165,6 +192,7 @@ export class Controller {
     this.queue = queue;
     // Caches first, so the first reconciles see the canaries and Services that exist.
     for (const informer of this.informers) await informer.start();
+    this.watchApexNamespaces();
     for (const deployment of this.deployments.list()) {
       queue.add(keyOf(deployment.metadata?.namespace, deployment.metadata?.name), "resync");
     }
@@ -172,6 +200,7 @@ export class Controller {
     this.resync = setInterval(
       () => {
         const slot = tick++ % RESYNC_SLOTS;
+        if (slot === 0) this.watchApexNamespaces();
         for (const deployment of this.deployments.list()) {
           const key = keyOf(deployment.metadata?.namespace, deployment.metadata?.name);
           if (resyncSlot(key, RESYNC_SLOTS) === slot) queue.add(key, "resync");
@@ -190,6 +219,20 @@ export class Controller {
     this.started = false;
     await this.queue?.drain(graceMs);
     this.queue = undefined;
-    await Promise.all(this.informers.map((informer) => informer.stop()));
+    await Promise.all([...this.informers, this.apexServices].map((informer) => informer.stop()));
+  }
+
+  /**
+   * Apex Services are watched in the namespaces that have enabled Deployments now: started here for
+   * each (a reconcile also starts its own namespace's), stopped once a namespace has none left.
+   */
+  private watchApexNamespaces(): void {
+    const wanted = new Set(this.deployments.list().map((deployment) => deployment.metadata?.namespace ?? ""));
+    for (const namespace of wanted) this.apexServices.ensure(namespace);
+    this.apexServices
+      .retain(wanted)
+      .catch((error: unknown) =>
+        this.options.logger.warn({ err: error }, "stopping an apex Service watch failed"),
+      );
   }
 }

@@ -34,7 +34,8 @@ export interface Subject {
 export interface Caches {
   deployments: ReadYourWrites<V1Deployment>;
   canaries: ReadYourWrites<V1Deployment>;
-  services: ReadYourWrites<V1Service>;
+  /** serin's own track Services only (selected by owner label). */
+  trackServices: ReadYourWrites<V1Service>;
   routes: ReadYourWrites<KubernetesObject>;
 }
 
@@ -75,7 +76,9 @@ export class Executor {
           throw new CollisionError(`${this.router.api} ${namespace}/${target.service}`, true);
         }
         const weights = { stable: WEIGHT_SCALE - action.canary, canary: action.canary };
-        const written = await this.router.write(target, weights, action.annotations, subject.route);
+        const written = await this.router
+          .write(target, weights, action.annotations, subject.route)
+          .catch((error: unknown) => this.routeCreateLost(error, subject));
         if (written !== subject.route) {
           this.caches.routes.remember(written as KubernetesObject);
           subject.route = written;
@@ -128,11 +131,27 @@ export class Executor {
     }
   }
 
+  /**
+   * A route create that answered 409: a split of that name that serin's informer (serin's own, by
+   * owner label) does not hold. Someone else's is a collision; serin's own that lost its label is
+   * remembered, so that the reconcile's next attempt repairs it.
+   */
+  private async routeCreateLost(error: unknown, subject: Subject): Promise<never> {
+    if (subject.route !== undefined || !isConflict(error)) throw error;
+    const { target, deployment } = subject;
+    const there = (await this.router.read(target)) as KubernetesObject | undefined;
+    if (there && !isOwnedBy(there, deployment)) {
+      throw new CollisionError(`${this.router.api} ${target.namespace}/${target.service}`, true);
+    }
+    if (there) this.caches.routes.remember(there);
+    throw error;
+  }
+
   /** A track Service made to match: created when missing, patched when it differs; never someone else's. */
   private async ensureService(desired: V1Service, owner: string): Promise<void> {
     const name = desired.metadata?.name ?? "";
     const namespace = desired.metadata?.namespace ?? "";
-    const existing = this.caches.services.get(name, namespace);
+    const existing = this.caches.trackServices.get(name, namespace);
     if (existing && !isOwnedBy(existing, { metadata: { name: owner } })) {
       throw new CollisionError(`Service ${namespace}/${name}`);
     }
@@ -144,11 +163,11 @@ export class Executor {
           body: desired,
           fieldManager: "serin",
         });
-        this.caches.services.remember(created);
+        this.caches.trackServices.remember(created);
         this.logger.info(`created track Service ${name}`);
         return;
       } catch (error) {
-        // Not in the cache, yet there: someone else's (serin's own would be cached).
+        // Not in the cache of serin's Services, yet there: someone else's.
         if (isConflict(error)) throw new CollisionError(`Service ${namespace}/${name}`);
         throw error;
       }
@@ -166,7 +185,7 @@ export class Executor {
       },
       mergePatch,
     );
-    this.caches.services.remember(patched);
+    this.caches.trackServices.remember(patched);
     this.logger.info(`updated track Service ${name}`);
   }
 
@@ -230,7 +249,7 @@ export class Executor {
     }
     for (const track of ["stable", "canary"] as const) {
       const name = trackServiceName(service, track);
-      const existing = this.caches.services.get(name, namespace);
+      const existing = this.caches.trackServices.get(name, namespace);
       if (!existing || !isOwnedBy(existing, subject.deployment)) continue;
       await ignoreNotFound(
         this.kube.core.deleteNamespacedService({
@@ -239,7 +258,7 @@ export class Executor {
           body: { preconditions: { uid: existing.metadata?.uid } },
         }),
       );
-      this.caches.services.forget(name, namespace);
+      this.caches.trackServices.forget(name, namespace);
     }
   }
 }

@@ -16,7 +16,9 @@ export class SupervisedInformer<T extends KubernetesObject> {
   private failures = 0;
   private stopped = false;
   private restartTimer: NodeJS.Timeout | undefined;
-  private synced = false;
+  /** Set by the first list that succeeded: client-node reports "connect" before it lists, and a
+   * start whose list failed resolves all the same, so neither tells that the cache is filled. */
+  private listed = false;
 
   constructor(
     config: KubeConfig,
@@ -27,13 +29,17 @@ export class SupervisedInformer<T extends KubernetesObject> {
     private readonly logger: Logger,
     labelSelector?: string,
   ) {
-    this.informer = makeInformer<T>(config, path, list, labelSelector);
+    const listed = async () => {
+      const objects = await list();
+      this.listed = true;
+      return objects;
+    };
+    this.informer = makeInformer<T>(config, path, listed, labelSelector);
     this.informer.on("add", (object) => onObject(object, "add"));
     this.informer.on("update", (object) => onObject(object, "update"));
     this.informer.on("delete", (object) => onObject(object, "delete"));
     this.informer.on("connect", () => {
       this.failures = 0;
-      this.synced = true;
     });
     this.informer.on("error", (error) => this.restart(error));
   }
@@ -41,11 +47,10 @@ export class SupervisedInformer<T extends KubernetesObject> {
   async start(): Promise<void> {
     this.stopped = false;
     await this.informer.start();
-    this.synced = true;
   }
 
   get hasSynced(): boolean {
-    return this.synced;
+    return this.listed;
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -114,5 +119,63 @@ export class InformerSet<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     await Promise.all([...this.byNamespace.values()].map((informer) => informer.stop()));
+  }
+}
+
+/**
+ * Informers started per namespace on demand and stopped when no longer wanted: for objects serin
+ * needs only where something names them (the apex Services of namespaces with enabled Deployments),
+ * so the cache holds nothing of namespaces that have no canary.
+ */
+export class OnDemandInformers<T extends KubernetesObject> {
+  private readonly byNamespace = new Map<string, SupervisedInformer<T>>();
+  private stopped = false;
+
+  constructor(
+    private readonly make: (namespace: string) => SupervisedInformer<T>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts watching `namespace` unless it is watched already; whether its cache is filled. */
+  ensure(namespace: string): boolean {
+    if (this.stopped) return false;
+    let informer = this.byNamespace.get(namespace);
+    if (!informer) {
+      const started = this.make(namespace);
+      informer = started;
+      this.byNamespace.set(namespace, started);
+      // A failed list or watch restarts on its own (SupervisedInformer); this only reports it.
+      started
+        .start()
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error, namespace, informer: started.name }, "watch did not start"),
+        );
+    }
+    return informer.hasSynced;
+  }
+
+  /** Stops the informers of every namespace not in `wanted`. */
+  async retain(wanted: ReadonlySet<string>): Promise<void> {
+    const unwanted = [...this.byNamespace].filter(([namespace]) => !wanted.has(namespace));
+    for (const [namespace] of unwanted) this.byNamespace.delete(namespace);
+    await Promise.all(unwanted.map(([, informer]) => informer.stop()));
+  }
+
+  /** The namespaces watched now. */
+  get namespaces(): string[] {
+    return [...this.byNamespace.keys()];
+  }
+
+  get(name: string, namespace: string): T | undefined {
+    return this.byNamespace.get(namespace)?.get(name, namespace);
+  }
+
+  list(namespace: string): readonly T[] {
+    return this.byNamespace.get(namespace)?.list(namespace) ?? [];
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.retain(new Set());
   }
 }

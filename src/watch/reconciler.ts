@@ -18,7 +18,15 @@ export interface ReconcilerOptions {
   executor: Executor;
   caches: Caches;
   gates: GateJobs;
-  /** Every Service serin's track Services of a namespace (listed by owner label), from the informer. */
+  /**
+   * The apex Services of the namespaces with enabled Deployments; `ready(namespace)` starts watching a
+   * namespace when needed and tells whether its cache is filled.
+   */
+  apexServices: {
+    get(name: string, namespace: string): V1Service | undefined;
+    ready(namespace: string): boolean;
+  };
+  /** serin's track Services of a namespace that name `owner` in their owner label, from the informer. */
   ownedServices: (namespace: string, owner: string) => readonly V1Service[];
   logger: Logger;
   specOptions: SpecOptions;
@@ -28,6 +36,8 @@ export interface ReconcilerOptions {
 const SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 /** How many times a reconcile that lost a race reads afresh and decides again before it gives up. */
 const ATTEMPTS = 3;
+/** How soon a Deployment is looked at again while its namespace's Services are being listed. */
+const APEX_WAIT_MS = 200;
 
 /**
  * reconcile(key): read the Deployment and what surrounds it from the informer caches (seen through
@@ -95,7 +105,10 @@ export class Reconciler {
     }
     const service = apexServiceOf(deployment);
     const routable = SERVICE_NAME.test(service);
-    const apexService = routable ? caches.services.get(service, namespace) : undefined;
+    // Deciding before the namespace's Services are listed would read a missing apex Service.
+    if (routable && !this.options.apexServices.ready(namespace))
+      return { actions: [], requeueAfterMs: APEX_WAIT_MS };
+    const apexService = routable ? this.options.apexServices.get(service, namespace) : undefined;
     const target = routeTarget(deployment, service, apexService);
     const route = routable ? caches.routes.get(service, namespace) : undefined;
     const jobs = this.options.gates.observe(key);
@@ -144,7 +157,7 @@ export class Reconciler {
   ): { what: string; route: boolean } | undefined {
     const { caches, router } = this.options;
     for (const name of [target.stableService, target.canaryService]) {
-      const existing = caches.services.get(name, target.namespace);
+      const existing = caches.trackServices.get(name, target.namespace);
       if (existing && !isOwnedBy(existing, deployment))
         return { what: `Service ${target.namespace}/${name}`, route: false };
     }

@@ -124,4 +124,44 @@ describe("serin touches only objects it owns", () => {
       "someone else's Deployment is not deleted at opt-out",
     );
   });
+  test("another team's TrafficSplit named after the Service: not written to, the Deployment waits; once it goes, serin's own takes its place", async () => {
+    const journey = new Journey(env.cp, "taken-split", route);
+    assert.equal((await env.cp.kubectl(["create", "namespace", journey.namespace])).code, 0);
+    await journey.apply(
+      JSON.stringify({
+        apiVersion: "split.smi-spec.io/v1alpha4",
+        kind: "TrafficSplit",
+        metadata: { name: "web", labels: { team: "other" } },
+        spec: { service: "web", backends: [{ service: "web-blue", weight: 100 }] },
+      }),
+    );
+    const before = await json(journey, "trafficsplit", "web");
+    await journey.apply(
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "web" },
+        spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
+      }),
+    );
+    await journey.apply(journey.manifest("registry.example/web:1.0.0"));
+    await journey.waitFor(
+      async () =>
+        /NameCollision: TrafficSplit \S+ taken-split\/web exists and is not serin's/.test(
+          await events(journey),
+        ),
+      "an event naming the split in the way",
+    );
+    assert.equal((await journey.status())["serin.dev/phase"], "Initializing");
+    const after = await json(journey, "trafficsplit", "web");
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, "not written to");
+    assert.equal(after.metadata.labels?.["serin.dev/deployment"], undefined);
+
+    const deleted = await env.cp.kubectl(["delete", "trafficsplit", "web", "-n", journey.namespace]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    await journey.waitForPhase("Idle", 40_000);
+    assert.deepEqual(await journey.weights(), { stable: 10_000, canary: 0 });
+    const ours = await json(journey, "trafficsplit", "web");
+    assert.equal(ours.metadata.labels?.["serin.dev/deployment"], "web");
+  });
 });

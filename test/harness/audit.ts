@@ -14,6 +14,7 @@ export interface AuditedRequest {
 
 interface AuditEvent {
   stage?: string;
+  requestURI?: string;
   verb?: string;
   user?: { username?: string };
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
@@ -51,4 +52,23 @@ export function countRequests(requests: readonly AuditedRequest[]): [string, num
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+/**
+ * The lists and watches a user started, as request URIs (a watch stays open, so its start is what the
+ * log has), one per request.
+ */
+export async function readListsAndWatches(
+  file: string,
+  user: string,
+): Promise<{ verb: string; uri: string }[]> {
+  const text = await readFile(file, "utf8");
+  const seen = new Map<string, { verb: string; uri: string }>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const event = JSON.parse(line) as AuditEvent & { auditID?: string };
+    if (event.user?.username !== user || (event.verb !== "list" && event.verb !== "watch")) continue;
+    seen.set(event.auditID ?? line, { verb: event.verb, uri: event.requestURI ?? "" });
+  }
+  return [...seen.values()];
 }
