@@ -47,6 +47,30 @@ test("an HTTPRoute attaches to the apex Service and weighs the two backends out 
   assert.equal(httpRouteBody(target, STABLE_ONLY, gateway).apiVersion, "gateway.networking.k8s.io/v1");
 });
 
+test("a parentRef to the apex Service names the core group as each API spells it", () => {
+  assert.deepEqual(httpRouteBody(target, STABLE_ONLY, gateway).spec.parentRefs, [
+    { group: "", kind: "Service", name: "web", port: 8080 },
+  ]);
+  assert.deepEqual(httpRouteBody(target, STABLE_ONLY, linkerd).spec.parentRefs, [
+    { group: "core", kind: "Service", name: "web", port: 8080 },
+  ]);
+});
+
+test('a Gateway API route whose apex parentRef says "core" is repaired to the empty string, Linkerd\'s kept', () => {
+  const written = (api: typeof gateway): HttpRoute => ({
+    apiVersion: `${api.group}/${api.version}`,
+    kind: "HTTPRoute",
+    metadata: { name: "web", namespace: "shop" },
+    spec: { parentRefs: [{ group: "core", kind: "Service", name: "web", port: 8080 }] },
+  });
+  assert.deepEqual(repairHttpRoute(written(gateway), target, STABLE_ONLY, gateway).spec.parentRefs, [
+    { group: "", kind: "Service", name: "web", port: 8080 },
+  ]);
+  assert.deepEqual(repairHttpRoute(written(linkerd), target, STABLE_ONLY, linkerd).spec.parentRefs, [
+    { group: "core", kind: "Service", name: "web", port: 8080 },
+  ]);
+});
+
 test("a canary at weight 0 keeps its backendRef", () => {
   const refs = httpRouteBody(target, STABLE_ONLY, gateway).spec.rules?.[0]?.backendRefs;
   assert.deepEqual(refs, [
@@ -181,7 +205,7 @@ test("a repair puts back a missing parentRef, a dropped canary backendRef and a 
   const repaired = repairHttpRoute(existing, target, STABLE_ONLY, gateway);
   assert.deepEqual(repaired.spec.parentRefs, [
     { name: "edge", kind: "Gateway", group: "gateway.networking.k8s.io" },
-    { group: "core", kind: "Service", name: "web", port: 8080 },
+    { group: "", kind: "Service", name: "web", port: 8080 },
   ]);
   assert.deepEqual(repaired.spec.rules, [
     {

@@ -64,8 +64,16 @@ export interface HttpRouteSpec {
 
 export type HttpRoute = RouteObject<HttpRouteSpec>;
 
-function apexParentRef(target: RouteTarget): ParentRef {
-  return { group: "core", kind: "Service", name: target.service, port: target.port };
+/**
+ * How each API names the core group (Services) in a parentRef: Gateway API by the empty string (a missing
+ * group defaults to its own, meaning a Gateway), Linkerd's policy API by "core".
+ */
+function coreGroupFor(api: HttpRouteApi): string {
+  return api.group === "policy.linkerd.io" ? "core" : "";
+}
+
+function apexParentRef(target: RouteTarget, api: HttpRouteApi): ParentRef {
+  return { group: coreGroupFor(api), kind: "Service", name: target.service, port: target.port };
 }
 
 function weightedBackendRefs(target: RouteTarget, weights: Weights): [BackendRef, BackendRef] {
@@ -82,7 +90,7 @@ export function httpRouteBody(target: RouteTarget, weights: Weights, api: HttpRo
     kind: "HTTPRoute",
     metadata: newMetadata(target),
     spec: {
-      parentRefs: [apexParentRef(target)],
+      parentRefs: [apexParentRef(target, api)],
       rules: [{ backendRefs: weightedBackendRefs(target, weights) }],
     },
   };
@@ -136,9 +144,15 @@ export function repairHttpRoute(
 ): HttpRoute {
   const spec: Record<string, unknown> = isRecord(existing.spec) ? existing.spec : {};
   const parents = Array.isArray(spec.parentRefs) ? (spec.parentRefs as ParentRef[]) : [];
-  const parentRefs = parents.some((ref) => isApexParent(ref, target.service))
-    ? parents
-    : [...parents, apexParentRef(target)];
+  // An apex parentRef spelled "core" on a Gateway API route (as serin once wrote it) gets the empty string.
+  const respelled = parents.map((ref) =>
+    isApexParent(ref, target.service) && ref.group === "core" && coreGroupFor(api) === ""
+      ? { ...ref, group: "" }
+      : ref,
+  );
+  const parentRefs = respelled.some((ref) => isApexParent(ref, target.service))
+    ? respelled
+    : [...respelled, apexParentRef(target, api)];
 
   const rules = Array.isArray(spec.rules) ? (spec.rules as HttpRouteRule[]) : [];
   const namespace = target.namespace;

@@ -279,6 +279,30 @@ describe("Gateway API's HTTPRoute, gateway.networking.k8s.io/v1", () => {
     );
     await assert.rejects(createRouter(kc, { kind: "smi" }), /looked for TrafficSplit/);
   });
+
+  test("the route's parentRef names the apex Service's group as the empty string, as stored", async () => {
+    const router = await createRouter(env.cp.kubeConfig(), {
+      kind: "httproute",
+      group: "gateway.networking.k8s.io",
+    });
+    const target = await prepareNamespace("route-gateway-parent");
+    await router.reconcile(target);
+    const object = JSON.parse(
+      await kubectl([
+        "get",
+        "httproutes.v1.gateway.networking.k8s.io",
+        "web",
+        "-n",
+        target.namespace,
+        "-o",
+        "json",
+      ]),
+    ) as Json;
+    // "core" would be stored as written and read by Gateway API implementations as a group of that name.
+    assert.deepEqual((object.spec as Json).parentRefs, [
+      { group: "", kind: "Service", name: "web", port: 80 },
+    ]);
+  });
 });
 
 describe("TrafficSplit as linkerd-smi installs it: newest served is v1alpha2", () => {
