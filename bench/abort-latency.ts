@@ -22,7 +22,7 @@ const { values: options } = parseArgs({
     warmup: { type: "string", default: "5" },
     // Quiet time after each retry, so a trial never lands on the watcher's own follow-up reconcile.
     settle: { type: "string", default: "300" },
-    // Runs the watcher at --log-level debug and splits the abort latency at its "performing setWeights" line.
+    // Runs the watcher at --log-level debug and splits the abort latency at its "performing writeRoute" line.
     breakdown: { type: "boolean", default: false },
   },
 });
@@ -284,7 +284,7 @@ try {
     // pino's `time` is Date.now() in the watcher process: same host clock, 1 ms resolution.
     const starts = watcher
       .logs()
-      .filter((entry) => entry.msg === "performing" && entry.action === "setWeights")
+      .filter((entry) => entry.msg === "performing" && entry.action === "writeRoute")
       .map((entry) => entry.time as number);
     const toWrite: number[] = [];
     const written: number[] = [];
@@ -295,8 +295,8 @@ try {
       written.push(seen - start);
     }
     rows.push(
-      ["breakdown: PATCH sent -> watcher logs 'performing setWeights'", summarize(toWrite)],
-      ["breakdown: 'performing setWeights' -> WATCH event split canary 0", summarize(written)],
+      ["breakdown: PATCH sent -> watcher logs 'performing writeRoute'", summarize(toWrite)],
+      ["breakdown: 'performing writeRoute' -> WATCH event split canary 0", summarize(written)],
     );
   }
   const abort = summarize(samples.abort);

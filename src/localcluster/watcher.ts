@@ -16,6 +16,12 @@ export interface SerinWatcher {
   stop(): Promise<void>;
   /** SIGKILL: the process dies mid-whatever, as on a node failure. */
   kill(): Promise<void>;
+  /** SIGSTOP: the process is frozen (a paused VM, a long GC) and keeps its connections. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
+  /** Whether the process has exited. */
+  exited(): boolean;
 }
 
 export interface SerinWatcherOptions {
@@ -78,6 +84,9 @@ export async function startSerinWatcher(
         process.child.kill("SIGKILL");
         await process.stop(0);
       }),
+    pause: () => process.child.kill("SIGSTOP"),
+    resume: () => process.child.kill("SIGCONT"),
+    exited: () => process.exited() !== undefined,
   };
   cp.onStop(() => watcher.stop());
   return watcher;

@@ -33,6 +33,8 @@ export interface ControllerOptions {
   resyncMs: number;
   /** Watch only these namespaces (the chart's namespaced mode); empty: the whole cluster. */
   namespaces: readonly string[];
+  /** Asked before every write: false once another replica may be writing (the Lease may have lapsed). */
+  mayWrite?: () => boolean;
 }
 
 /** How many slices the resync period is cut into: one slice of the fleet is looked at per tick. */
@@ -155,7 +157,15 @@ export class Controller {
       routes: new ReadYourWrites(routes),
     };
     const gates = new GateJobs(options.gates, (key) => this.queue?.add(key), logger);
-    const executor = new Executor(kube, router, new EventRecorder(kube, logger), logger, caches, gates);
+    const executor = new Executor(
+      kube,
+      router,
+      new EventRecorder(kube, logger),
+      logger,
+      caches,
+      gates,
+      options.mayWrite,
+    );
     this.reconciler = new Reconciler({
       kube,
       router,

@@ -49,6 +49,13 @@ export class CollisionError extends Error {
   }
 }
 
+/** This replica may no longer be the only writer: nothing more is written until it knows again. */
+export class NotLeaderError extends Error {
+  constructor() {
+    super("not sure to hold the Lease any more: nothing written");
+  }
+}
+
 /** Performs the planner's actions against the API server, one at a time, in order. */
 export class Executor {
   constructor(
@@ -58,9 +65,13 @@ export class Executor {
     private readonly logger: Logger,
     private readonly caches: Caches,
     private readonly gates: GateJobs,
+    /** Asked before every action: false when another replica may be writing by now. */
+    private readonly mayWrite: () => boolean = () => true,
   ) {}
 
   async perform(action: Action, subject: Subject): Promise<void> {
+    if (!this.mayWrite()) throw new NotLeaderError();
+    this.logger.debug({ deployment: subject.key, action: action.type }, "performing");
     const { deployment, target } = subject;
     const namespace = target.namespace;
     const name = deployment.metadata?.name ?? "";

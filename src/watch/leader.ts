@@ -50,6 +50,17 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /**
+   * Whether no other replica can have taken the Lease by `nowMs`: leading, and the last successful
+   * renewal (timed from before its request was sent) is less than a lease duration old. Another replica
+   * waits a whole lease duration from the moment it saw that renewal, so until then this one writes
+   * alone. A process that was paused (a stopped VM, a long GC, SIGSTOP) finds out here before it
+   * writes, not at its next renewal.
+   */
+  holdsLease(nowMs = Date.now()): boolean {
+    return this.leading && nowMs < this.lastRenewMs + this.options.leaseDurationMs;
+  }
+
   /** Starts the election loop; the callbacks run on gaining and on losing leadership. */
   run(onStartedLeading: () => void, onStoppedLeading: () => void): void {
     const loop = async () => {

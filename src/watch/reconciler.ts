@@ -133,10 +133,7 @@ export class Reconciler {
     const decided = plan(observed);
     const subject: Subject = { key, deployment, apexService, target, route };
     const log = this.options.logger.child({ deployment: key });
-    for (const action of decided.actions) {
-      log.debug({ action: action.type }, "performing");
-      await executor.perform(action, subject);
-    }
+    for (const action of decided.actions) await executor.perform(action, subject);
     if (decided.actions.some((action) => action.type === "writeDeployment" || action.type === "writeRoute")) {
       log.info(
         {

@@ -50,20 +50,23 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
   const kube = makeKube(config);
   const router = await createRouter(config, options.router);
   logger.info({ router: router.api }, "traffic router chosen");
-  const controller = new Controller({
-    kube,
-    config,
-    router,
-    logger,
-    specOptions: options.specOptions,
-    gates: options.gates,
-    workers: options.workers ?? DEFAULT_WORKERS,
-    resyncMs: options.resyncMs ?? 60_000,
-    namespaces: options.namespaces ?? [],
-  });
   const fatal = options.onFatal ?? ((reason: string) => logger.fatal(reason));
+  const controllerOf = (mayWrite?: () => boolean) =>
+    new Controller({
+      kube,
+      config,
+      router,
+      logger,
+      specOptions: options.specOptions,
+      gates: options.gates,
+      workers: options.workers ?? DEFAULT_WORKERS,
+      resyncMs: options.resyncMs ?? 60_000,
+      namespaces: options.namespaces ?? [],
+      ...(mayWrite ? { mayWrite } : {}),
+    });
 
   if (!options.leaderElection) {
+    const controller = controllerOf();
     await controller.start();
     return { isLeader: () => true, isReady: () => controller.synced, stop: () => controller.stop() };
   }
@@ -78,6 +81,8 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     },
     logger,
   );
+  // Every write first asks whether the Lease is surely still this replica's.
+  const controller = controllerOf(() => elector.holdsLease());
   let stopping = false;
   elector.run(
     () => {

@@ -89,4 +89,49 @@ describe("leader election on a Lease", () => {
     assert.equal(perStep.size, steps.length, "every step taken");
     for (const replica of pool) await replica.stop();
   });
+  test("a leader frozen past its Lease: the other takes over; thawed, the old one writes nothing and steps aside", {
+    timeout: 120_000,
+  }, async () => {
+    // SIGSTOP keeps the process and its connections but stops its clock-driven work, as a paused VM or
+    // a long stop-the-world pause would. When it thaws, its timers and buffered watch events run before
+    // its next Lease renewal can tell it that it lost: only the check before each write stops it.
+    const args = ["--leader-elect", "--lease-duration", "3s", "--lease-name", "serin-freeze"];
+    const pool = [
+      await startWatcher([...args, "--log-level", "debug"], "freeze-a"),
+      await startWatcher([...args, "--log-level", "debug"], "freeze-b"),
+    ];
+    const journey = new Journey(env.cp, "freeze", route);
+    const steps = ["10", "20", "30", "40", "50", "60", "70", "80"];
+    const annotations = { "serin.dev/steps": steps.join(","), "serin.dev/step-interval": "2s" };
+    await journey.create({ annotations });
+    const recorder = journey.recordWeights();
+    await journey.ship("registry.example/web:2.0.0", { annotations });
+    await journey.waitForCanaryWeight(2_000, 30_000);
+    const frozen = await waitFor(async () => pool.find(leads), { timeoutMs: 20_000, what: "a leader" });
+    const other = pool.find((replica) => replica !== frozen) as SerinWatcher;
+
+    frozen.pause();
+    await other.waitForLog("became leader", 20_000);
+    // Two more steps under the new leader while the old one is frozen with a due step of its own.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const before = frozen.logs().length;
+    frozen.resume();
+    await waitFor(async () => (frozen.exited() ? true : undefined), {
+      timeoutMs: 20_000,
+      what: "the thawed replica to step aside",
+    });
+    const after = frozen.logs().slice(before);
+    const performed = after.filter((entry) => entry.msg === "performing");
+    assert.deepEqual(performed, [], "the thawed replica performed nothing");
+    assert.ok(
+      after.some((entry) => entry.msg === "lost leadership"),
+      after.map((e) => e.msg).join("\n"),
+    );
+
+    await journey.waitForPhase("Succeeded", 60_000);
+    const seen = await recorder.stop();
+    const expected = [0, ...steps.map((step) => Number(step) * 100), 10_000, 0];
+    assert.deepEqual(seen, expected, `weights in order, none twice, none back: ${seen.join(", ")}`);
+    for (const replica of pool) await replica.stop();
+  });
 });
