@@ -7,6 +7,18 @@ export interface GateTicket {
   stepStartedAt: string;
 }
 
+/** Why a canary was aborted: a small fixed set, so that it can label a counter. */
+export const ABORT_CAUSES = [
+  "user",
+  "analysis",
+  "test-gate",
+  "progress-deadline",
+  "canary-failed",
+  "name-collision",
+  "split-deleted",
+] as const;
+export type AbortCause = (typeof ABORT_CAUSES)[number];
+
 /**
  * What the planner asks the watcher to do, in order. The watcher performs them one by one and stops
  * at the first failure; the next reconcile decides again from what it then reads.
@@ -18,7 +30,13 @@ export type Action =
    * One write of the traffic split (created when missing): the canary's share out of 10000, and serin's
    * annotations on it (state, message, template in flight; null removes).
    */
-  | { type: "writeRoute"; canary: number; annotations: Record<string, string | null> }
+  | {
+      type: "writeRoute";
+      canary: number;
+      annotations: Record<string, string | null>;
+      /** Set when this write takes the next step on schedule: when the step was due (its hold ended). */
+      dueAt?: string;
+    }
   /** Create or update `<name>-canary` with this template. */
   | { type: "applyCanary"; template: V1PodTemplateSpec; revision: string }
   | { type: "deleteCanary" }
@@ -34,7 +52,7 @@ export type Action =
       labels: Record<string, string | null>;
       template?: V1PodTemplateSpec;
     }
-  | { type: "event"; reason: string; message: string; warning?: boolean }
+  | { type: "event"; reason: string; message: string; warning?: boolean; abortCause?: AbortCause }
   /** Start the metric checks of the step in the background; their verdict comes back to a later reconcile. */
   | { type: "runChecks"; checks: MetricCheck[]; intervalMs: number; ticket: GateTicket }
   /** Start the step's test gates in the background. */

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import { deployment as fixtureDeployment } from "../admission/review-fixtures.js";
 import { templateRevision, withoutTrackLabel } from "../contract/revision.js";
-import type { Action, Plan } from "./actions.js";
+import type { AbortCause, Action, Plan } from "./actions.js";
 import { type GateVerdict, type Observed, type ObservedRoute, plan } from "./decide.js";
 import type { GateOutcome } from "./gates.js";
 import { canaryDeployment } from "./objects.js";
@@ -45,6 +45,8 @@ class World {
   servicesEnsured = false;
   routingRemoved = false;
   events: string[] = [];
+  /** The cause every Aborted event names, in order. */
+  abortCauses: AbortCause[] = [];
   weights: number[] = [];
   /** What the metric checks and the test gates answer whenever they run. */
   analysis: GateVerdict | undefined;
@@ -179,6 +181,10 @@ class World {
         }
         case "event":
           this.events.push(action.reason);
+          if (action.reason === "Aborted") {
+            assert.ok(action.abortCause, `an Aborted event names its cause: ${action.message}`);
+            this.abortCauses.push(action.abortCause);
+          }
           break;
         case "runChecks":
           if (this.analysis)
@@ -400,6 +406,7 @@ describe("planner: the canary lifecycle", () => {
     );
     assert.match(world.message, /aborted by the user at 10%/);
     assert.deepEqual(world.events.slice(-1), ["Aborted"]);
+    assert.deepEqual(world.abortCauses, ["user"]);
 
     world.log = [];
     world.reconcile(at(10));
@@ -439,6 +446,7 @@ describe("planner: the canary lifecycle", () => {
     world.reconcile(at(121));
     assert.equal(world.phase, "Aborted");
     assert.match(world.message, /did not become ready within the progress deadline of 2m/);
+    assert.deepEqual(world.abortCauses, ["progress-deadline"]);
     assert.equal(world.canaryWeight, 0);
   });
 
@@ -469,6 +477,7 @@ describe("planner: the canary lifecycle", () => {
     world.reconcile(at(27));
     assert.equal(world.phase, "Aborted");
     assert.match(world.message, /checks failed at 10%: success-rate 91%/);
+    assert.deepEqual(world.abortCauses, ["analysis"]);
     assert.equal(world.canaryWeight, 0);
   });
 
@@ -599,6 +608,7 @@ describe("planner: the canary lifecycle", () => {
     assert.equal(world.annotations["serin.dev/pending-revision"], undefined, "a re-apply starts afresh");
     assert.match(world.message, /traffic split web was deleted while the canary was in flight/);
     assert.deepEqual(world.events.slice(-1), ["Aborted"]);
+    assert.deepEqual(world.abortCauses, ["split-deleted"]);
   });
 
   test("status annotations of earlier versions are removed from the Deployment", () => {
@@ -633,6 +643,7 @@ describe("planner: the canary lifecycle", () => {
     );
     const write = decided.actions.find((action) => action.type === "writeDeployment");
     assert.equal(write?.type === "writeDeployment" && write.labels["serin.dev/phase"], "Aborted");
+    assert.equal(said?.type === "event" && said.abortCause, "name-collision");
   });
 
   test("the promotion's last Deployment write lost a race: the retry still ends in Succeeded, not Idle", () => {
@@ -652,5 +663,40 @@ describe("planner: the canary lifecycle", () => {
     world.reconcile(at(6));
     assert.equal(world.phase, "Succeeded");
     assert.equal(world.annotations["serin.dev/pending-revision"], undefined);
+  });
+
+  test("a failed test gate aborts, naming the test gate as the cause", () => {
+    const world = new World({
+      "serin.dev/steps": "10,50",
+      "serin.dev/step-interval": "10s",
+      "serin.dev/tests": "http://smoke",
+    });
+    world.tests = { result: "fail", reason: "http://smoke.shop.svc answered 500" };
+    world.startCanary();
+    world.reconcile(at(13));
+    assert.equal(world.phase, "Aborted");
+    assert.deepEqual(world.abortCauses, ["test-gate"]);
+  });
+
+  test("a step taken on schedule says when it was due; the first step and a user's promote do not", () => {
+    const world = new World({ "serin.dev/steps": "10,25,50", "serin.dev/step-interval": "1m" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    const dueOf = (decided: Plan) =>
+      decided.actions.find((action) => action.type === "writeRoute" && action.dueAt !== undefined);
+    const first = world.reconcile(at(2));
+    assert.equal(world.canaryWeight, 1_000);
+    assert.equal(dueOf(first), undefined, "the first step follows the canary's readiness, no schedule");
+    // Late by 7 s: the step was due at 62 s, one interval after the first step's weight was written.
+    const second = world.reconcile(at(69));
+    assert.equal(world.canaryWeight, 2_500);
+    const write = dueOf(second);
+    assert.equal(write?.type === "writeRoute" && write.dueAt, at(62).toISOString());
+    assert.equal(write?.type === "writeRoute" && write.canary, 2_500);
+    world.annotate({ "serin.dev/action": "promote" });
+    const promoted = world.reconcile(at(70));
+    assert.equal(world.phase, "Promoting");
+    assert.equal(dueOf(promoted), undefined, "a user's promote is not a schedule");
   });
 });

@@ -21,7 +21,7 @@ import {
 import { templateRevision } from "../contract/revision.js";
 import { type CanarySpec, describeError, parseCanarySpec, type SpecOptions } from "../contract/spec.js";
 import type { Step } from "../contract/steps.js";
-import type { Action, Plan } from "./actions.js";
+import type { AbortCause, Action, Plan } from "./actions.js";
 import {
   analysisDueInMs,
   forThisStep,
@@ -157,6 +157,14 @@ const event = (reason: string, message: string, warning = false): Action => ({
   reason,
   message,
   ...(warning ? { warning } : {}),
+});
+
+const aborted = (cause: AbortCause, message: string): Action => ({
+  type: "event",
+  reason: "Aborted",
+  message,
+  warning: true,
+  abortCause: cause,
 });
 
 /** The canary share at step i: a pause holds the weight of the step before it. */
@@ -383,7 +391,7 @@ function collision(
   ];
   // Said once: when the phase changes, or when the message on serin's split differs.
   if (!said && (inFlight || actions.some((action) => action.type !== "deleteCanary"))) {
-    actions.push(event(inFlight ? "Aborted" : "NameCollision", message, true));
+    actions.push(inFlight ? aborted("name-collision", message) : event("NameCollision", message, true));
   }
   return { actions, requeueAfterMs: SERVICE_POLL_MS };
 }
@@ -437,13 +445,13 @@ function lostSplit(context: Context): Plan {
       ...routeWrite(observed, { canary: 0, message }),
       { type: "deleteCanary" },
       ...deploymentWrite(observed, { phase: "Aborted", weight: "0", clearPending: true }),
-      event("Aborted", message, true),
+      aborted("split-deleted", message),
     ],
   };
 }
 
 /** Abort: the split goes to stable 100% before anything else is touched. */
-function abort(context: Context, reason: string, prefixed = true): Plan {
+function abort(context: Context, cause: AbortCause, reason: string, prefixed = true): Plan {
   const { observed, state } = context;
   const message = prefixed ? `Aborted revision ${context.pendingRevision}: ${reason}` : reason;
   return {
@@ -458,7 +466,7 @@ function abort(context: Context, reason: string, prefixed = true): Plan {
       { type: "ensureServices" },
       { type: "deleteCanary" },
       ...deploymentWrite(observed, { phase: "Aborted", weight: "0" }, context.pendingTemplate !== undefined),
-      event("Aborted", message, true),
+      aborted(cause, message),
     ],
   };
 }
@@ -498,7 +506,7 @@ function planPending(context: Context): Plan {
   if (!state || state.revision !== pendingRevision) {
     return start(context, `Canary of revision ${pendingRevision} started`, "CanaryStarted");
   }
-  if (action === "abort") return abort(context, "aborted by the user before the canary was ready.");
+  if (action === "abort") return abort(context, "user", "aborted by the user before the canary was ready.");
   if (action && action !== "promote") return ignoreAction(observed, action, "the canary is not ready yet");
 
   const canaryApply: Action[] = pendingTemplate
@@ -506,7 +514,8 @@ function planPending(context: Context): Plan {
     : [];
   const rollout =
     canaryRevisionOf(observed.canary) === pendingRevision ? rolloutOf(observed.canary) : undefined;
-  if (rollout?.state === "failed") return abort(context, `the canary failed to roll out: ${rollout.reason}.`);
+  if (rollout?.state === "failed")
+    return abort(context, "canary-failed", `the canary failed to roll out: ${rollout.reason}.`);
   if (rollout?.state === "complete") {
     if (action === "promote") return promote(context, "promoted by the user");
     return enterStep(context, 0, canaryApply);
@@ -516,6 +525,7 @@ function planPending(context: Context): Plan {
     const why = rollout ? rollout.reason : "it was not created";
     return abort(
       context,
+      "progress-deadline",
       `the canary did not become ready within the progress deadline of ${formatDuration(spec.progressDeadlineMs)} (${why}).`,
     );
   }
@@ -575,7 +585,7 @@ function newChecks(observed: Observed, state: CanaryState): GateVerdict | undefi
 function planSteps(context: Context): Plan {
   const { observed, spec, action, pendingRevision = "", pendingTemplate } = context;
   const state = context.state;
-  if (action === "abort" && (!state || state.step < 0)) return abort(context, "aborted by the user.");
+  if (action === "abort" && (!state || state.step < 0)) return abort(context, "user", "aborted by the user.");
   if (!state || state.revision !== pendingRevision || state.step < 0) {
     return start(context, `Canary of revision ${pendingRevision} restarted`, "CanaryStarted");
   }
@@ -587,7 +597,7 @@ function planSteps(context: Context): Plan {
 
   switch (action) {
     case "abort":
-      return abort(context, `aborted by the user at ${text}%.`);
+      return abort(context, "user", `aborted by the user at ${text}%.`);
     case "promote":
       return promote(context, "promoted by the user");
     case "retry":
@@ -629,7 +639,8 @@ function planSteps(context: Context): Plan {
     ? [{ type: "applyCanary", template: pendingTemplate, revision: pendingRevision }]
     : [];
   const rollout = rolloutOf(observed.canary);
-  if (rollout.state === "failed") return abort(context, `the canary failed: ${rollout.reason}.`);
+  if (rollout.state === "failed")
+    return abort(context, "canary-failed", `the canary failed: ${rollout.reason}.`);
   // The weight in force is repaired on every pass: someone may have edited the split.
   const hold = (change: Change = {}): Action[] => [
     ...canaryApply,
@@ -647,7 +658,7 @@ function planSteps(context: Context): Plan {
     if (analysis.result === "fail") {
       const failures = current.failures + 1;
       if (failures > spec.failureLimit)
-        return abort(context, `checks failed at ${text}%: ${analysis.reason}.`);
+        return abort(context, "analysis", `checks failed at ${text}%: ${analysis.reason}.`);
       const message = `Check failed at ${text}% (${failures} of ${spec.failureLimit} tolerated): ${analysis.reason}.`;
       return {
         actions: [
@@ -724,10 +735,24 @@ function planSteps(context: Context): Plan {
     }
     if (tests.verdict.result !== "pass") {
       const reason = tests.verdict.result === "fail" ? tests.verdict.reason : "test gates inconclusive";
-      return abort({ ...context, state: current }, `${reason} at ${text}%.`);
+      return abort({ ...context, state: current }, "test-gate", `${reason} at ${text}%.`);
     }
   }
-  return nextStep({ ...context, state: current }, index);
+  const dueAt = Date.parse(current.stepStartedAt ?? "") + spec.stepIntervalMs;
+  return onSchedule(nextStep({ ...context, state: current }, index), dueAt);
+}
+
+/** Marks the decision's split write as the next step taken on schedule, due at `dueAtMs`. */
+function onSchedule(decided: Plan, dueAtMs: number): Plan {
+  if (!Number.isFinite(dueAtMs)) return decided;
+  const dueAt = new Date(dueAtMs).toISOString();
+  let marked = false;
+  const actions = decided.actions.map((action): Action => {
+    if (marked || action.type !== "writeRoute") return action;
+    marked = true;
+    return { ...action, dueAt };
+  });
+  return { ...decided, actions };
 }
 
 function nextStep(context: Context, index: number): Plan {
@@ -760,7 +785,7 @@ function planPromoting(context: Context): Plan {
   const { observed, action, pendingRevision } = context;
   const copied = templateRevision(templateOf(observed.deployment)) === pendingRevision;
   if (!copied) {
-    if (action === "abort") return abort(context, "aborted by the user during promotion.");
+    if (action === "abort") return abort(context, "user", "aborted by the user during promotion.");
     return promote(context, "promotion resumed");
   }
   if (action) return ignoreAction(observed, action, "the promotion is already under way");
