@@ -263,7 +263,8 @@ export function createAdmissionListener(options: AdmissionAppOptions): RequestLi
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.get("/healthz", (_req, res) => {
+  // Liveness: the process answers. Kept apart from readiness, which waits for the watcher's caches.
+  app.get(["/healthz", "/livez"], (_req, res) => {
     res.type("text/plain").send("ok");
   });
   app.get("/readyz", (_req, res) => {

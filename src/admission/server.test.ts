@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { connect, type TLSSocket } from "node:tls";
 import { pino } from "pino";
 import { Registry } from "prom-client";
+import { admissionRequest, deployment, review } from "./review-fixtures.js";
 import { type RunningServer, startWebhookServer } from "./server.js";
 
 /** A TLS connection to the webhook, and when the server closed it (undefined while open). */
@@ -81,5 +82,63 @@ describe("the webhook's HTTPS server", () => {
     slow.socket.write("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: appl");
     const closedAt = await slow.closed;
     assert.ok(closedAt - started < 5_000, `closed after ${closedAt - started} ms`);
+  });
+});
+
+describe("the webhook's HTTPS server shutting down", () => {
+  test("a review in flight is answered, then the connection closes; new connections are refused", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "serin-server-"));
+    const server = await startWebhookServer({
+      listen: { host: "127.0.0.1", port: 0 },
+      certDir: dir,
+      certNames: ["localhost", "127.0.0.1"],
+      logger: pino({ level: "silent" }),
+      registry: new Registry(),
+      mutate: {},
+    });
+    try {
+      const ca = await readFile(join(dir, "ca.crt"), "utf8");
+      // A kept-alive connection that has been answered and now idles, as kube-apiserver keeps them:
+      // it must not hold the shutdown up.
+      const idle = open(server.port, ca);
+      assert.equal(await idle.ready, true);
+      const answered = new Promise((resolve) => idle.socket.once("data", resolve));
+      idle.socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      await answered;
+      const held = open(server.port, ca);
+      assert.equal(await held.ready, true);
+      const body = JSON.stringify(
+        review(admissionRequest("CREATE", deployment(), undefined, { uid: "in-flight" })),
+      );
+      const half = Math.floor(body.length / 2);
+      let answer = "";
+      held.socket.on("data", (chunk: Buffer) => {
+        answer += chunk.toString("utf8");
+      });
+      held.socket.write(
+        `POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, half)}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+
+      const closing = server.close(5_000);
+      const refused = await new Promise<string>((resolve) => {
+        const late = connect({ host: "127.0.0.1", port: server.port, ca, servername: "localhost" });
+        late.once("secureConnect", () => resolve("connected"));
+        late.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+      assert.equal(refused, "ECONNREFUSED", "no new connection once shutting down");
+      await idle.closed;
+
+      held.socket.write(body.slice(half));
+      await held.closed;
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.match(answer, /connection: close/i, "the answer says the connection ends");
+      assert.match(answer, /"uid":"in-flight"/);
+      const started = Date.now();
+      await closing;
+      assert.ok(Date.now() - started < 1_000, "closed once the review was answered, not at the grace period");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -33,8 +34,16 @@ export const DEFAULT_MAX_CONNECTIONS = 512;
 
 export interface RunningServer {
   port: number;
-  close(): Promise<void>;
+  /**
+   * Stops taking connections at once, lets the requests in flight be answered (each is bounded by the
+   * body timeout), closes connections as they fall idle, and resolves once all are gone; whatever is
+   * still open after `graceMs` (default: the body timeout) is cut.
+   */
+  close(graceMs?: number): Promise<void>;
 }
+
+/** How often idle keep-alive connections are looked for while draining (Go's Shutdown polls the same way). */
+const DRAIN_POLL_MS = 50;
 
 /** The HTTPS server around the admission app; reloads its certificate when the files change. */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningServer> {
@@ -49,6 +58,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     limits,
     ...(options.isReady ? { isReady: options.isReady } : {}),
   });
+  let draining = false;
+  const answering = new Set<ServerResponse>();
   const server: Server = createServer(
     {
       ...pair,
@@ -60,7 +71,15 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       requestTimeout: limits.bodyTimeoutMs + 2_000,
       connectionsCheckingInterval: 1_000,
     },
-    listener,
+    (req, res) => {
+      // While draining, every answer closes its connection: the client opens its next one elsewhere.
+      if (draining) res.shouldKeepAlive = false;
+      else {
+        answering.add(res);
+        res.once("close", () => answering.delete(res));
+      }
+      listener(req, res);
+    },
   );
   server.keepAliveTimeout = 65_000;
   server.maxConnections = limits.maxConnections;
@@ -73,11 +92,20 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   logger.info({ host: options.listen.host, port, certDir: options.certDir }, "webhook listening");
   return {
     port,
-    close: () =>
+    close: (graceMs = limits.bodyTimeoutMs) =>
       new Promise<void>((resolve) => {
+        draining = true;
+        for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
         stopWatching();
-        server.close(() => resolve());
-        server.closeAllConnections();
+        let poll: NodeJS.Timeout | undefined;
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearInterval(poll);
+          clearTimeout(cut);
+          resolve();
+        });
+        // Node closes the connections idle now; kept-alive ones fall idle once their review is answered.
+        poll = setInterval(() => server.closeIdleConnections(), DRAIN_POLL_MS);
       }),
   };
 }
