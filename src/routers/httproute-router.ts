@@ -6,7 +6,7 @@ import {
   readHttpRouteWeights,
   repairHttpRoute,
 } from "./httproute.js";
-import { type CustomObjects, DEFAULT_MAX_ATTEMPTS, ObjectRouter } from "./object-router.js";
+import { type CustomObjects, ObjectRouter } from "./object-router.js";
 
 /**
  * Steers traffic with an HTTPRoute attached to the apex Service: Gateway API's
@@ -16,21 +16,16 @@ export class HttpRouteRouter extends ObjectRouter {
   constructor(
     objects: CustomObjects,
     readonly routeApi: HttpRouteApi,
-    maxAttempts = DEFAULT_MAX_ATTEMPTS,
   ) {
-    super(
-      objects,
-      {
-        api: `HTTPRoute ${routeApi.group}/${routeApi.version}`,
-        group: routeApi.group,
-        version: routeApi.version,
-        plural: HTTPROUTE_PLURAL,
-        build: (target, weights) => httpRouteBody(target, weights, routeApi),
-        repair: (existing, target, weights) =>
-          repairHttpRoute(existing as HttpRoute, target, weights, routeApi),
-        read: (existing, target) => readHttpRouteWeights(existing, target),
-      },
-      maxAttempts,
-    );
+    super(objects, {
+      api: `HTTPRoute ${routeApi.group}/${routeApi.version}`,
+      group: routeApi.group,
+      version: routeApi.version,
+      plural: HTTPROUTE_PLURAL,
+      build: (target, weights) => httpRouteBody(target, weights, routeApi),
+      repair: (existing, target, weights) =>
+        repairHttpRoute(existing as HttpRoute, target, weights, routeApi),
+      read: (existing, target) => readHttpRouteWeights(existing, target),
+    });
   }
 }

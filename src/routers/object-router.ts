@@ -3,7 +3,7 @@ import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { apiErrorCode, apiErrorMessage, statusBody } from "../kube-errors.js";
 import type { RouteObject } from "./route-object.js";
 import type { Router, RouteTarget, Weights } from "./router.js";
-import { assertWeights, STABLE_ONLY } from "./weights.js";
+import { assertWeights } from "./weights.js";
 
 /** The calls a router makes: `kc.makeApiClient(CustomObjectsApi)` has them, and so do test doubles. */
 export type CustomObjects = Pick<
@@ -27,13 +27,10 @@ export interface RouteKind {
   read(existing: RouteObject<unknown>, target: RouteTarget): Weights;
 }
 
-/** How many times a write that lost a race re-reads and decides again before giving up. */
-export const DEFAULT_MAX_ATTEMPTS = 5;
-
 /**
- * A Router over any route custom object. Each call reads the object and writes only when it differs,
- * as a replace that carries the resourceVersion it read: when someone else wrote in between, the
- * apiserver answers 409, and the call reads again and decides from what is there now.
+ * A Router over any route custom object. A write is a replace that carries the resourceVersion of the
+ * object the caller decided from, sent only when something differs: when someone else wrote in
+ * between, the apiserver answers 409 and the caller reads again and decides again.
  */
 export class ObjectRouter implements Router {
   readonly api: string;
@@ -42,24 +39,9 @@ export class ObjectRouter implements Router {
   constructor(
     private readonly objects: CustomObjects,
     private readonly kind: RouteKind,
-    private readonly maxAttempts = DEFAULT_MAX_ATTEMPTS,
   ) {
     this.api = kind.api;
     this.resource = { group: kind.group, version: kind.version, plural: kind.plural };
-  }
-
-  async reconcile(target: RouteTarget): Promise<void> {
-    await this.converge(target, (existing) => (existing ? this.readWeights(existing, target) : STABLE_ONLY));
-  }
-
-  async setWeights(target: RouteTarget, weights: Weights): Promise<void> {
-    assertWeights(weights);
-    await this.converge(target, () => weights);
-  }
-
-  async getWeights(target: RouteTarget): Promise<Weights | undefined> {
-    const existing = await this.read(target);
-    return existing && this.readWeights(existing, target);
   }
 
   async finalize(target: RouteTarget): Promise<void> {
@@ -107,29 +89,6 @@ export class ObjectRouter implements Router {
       if (apiErrorCode(error) === 409) throw error;
       throw this.failure("create", target, error);
     }
-  }
-
-  /** Read, decide, write once; on a lost race (409) read again and decide again. */
-  private async converge(
-    target: RouteTarget,
-    weightsFor: (existing: RouteObject<unknown> | undefined) => Weights,
-  ): Promise<void> {
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const existing = await this.read(target);
-      try {
-        await this.write(target, weightsFor(existing), {}, existing);
-        return;
-      } catch (error) {
-        // 409 is "changed since you read it" on replace and "already exists" on create, and a 404 on
-        // replace is "deleted since you read it": all mean read again and decide from what is there.
-        const overtaken =
-          apiErrorCode(error) === 409 || (existing !== undefined && isObjectNotFound(error, target.service));
-        if (!overtaken) throw error;
-      }
-    }
-    throw new Error(
-      `${this.describe(target)}: gave up after ${this.maxAttempts} attempts, each overtaken by another write`,
-    );
   }
 
   async read(target: RouteTarget): Promise<RouteObject<unknown> | undefined> {

@@ -32,11 +32,6 @@ export interface Router {
   /** Where the route objects live, for watching them. */
   readonly resource: { group: string; version: string; plural: string };
   /**
-   * Creates the route object, or repairs it (both backends present, owner and labels set) keeping the
-   * weights it has; a new object starts at stable 100%.
-   */
-  reconcile(target: RouteTarget): Promise<void>;
-  /**
    * One write guarded by the resourceVersion of `existing` (as cached): the weights and serin's
    * annotations (null removes); creates the object when `existing` is undefined; no request when
    * nothing would change. A lost race throws the apiserver's 409 (or 404). Returns the stored object.
@@ -47,12 +42,8 @@ export interface Router {
     annotations: Record<string, string | null>,
     existing: unknown,
   ): Promise<unknown>;
-  /** Writes the weights, creating the object if needed; no write when they are already in place. */
-  setWeights(target: RouteTarget, weights: Weights): Promise<void>;
   /** The route object as stored now, or undefined when there is none (a GET: not for the hot path). */
   read(target: RouteTarget): Promise<unknown>;
-  /** The weights in force, or undefined when there is no route object. */
-  getWeights(target: RouteTarget): Promise<Weights | undefined>;
   /** The weights a route object (e.g. from an informer's cache) carries; pure. */
   readWeights(object: unknown, target: RouteTarget): Weights;
   /** Deletes the route object; no error when it is already gone. */

@@ -1,4 +1,4 @@
-import { type CustomObjects, DEFAULT_MAX_ATTEMPTS, ObjectRouter } from "./object-router.js";
+import { type CustomObjects, ObjectRouter } from "./object-router.js";
 import {
   readTrafficSplitWeights,
   repairTrafficSplit,
@@ -14,21 +14,16 @@ export class SmiRouter extends ObjectRouter {
   constructor(
     objects: CustomObjects,
     readonly version: SmiVersion,
-    maxAttempts = DEFAULT_MAX_ATTEMPTS,
   ) {
-    super(
-      objects,
-      {
-        api: `TrafficSplit ${SMI_GROUP}/${version}`,
-        group: SMI_GROUP,
-        version,
-        plural: TRAFFIC_SPLIT_PLURAL,
-        build: (target, weights) => trafficSplitBody(target, weights, version),
-        repair: (existing, target, weights) =>
-          repairTrafficSplit(existing as TrafficSplit, target, weights, version),
-        read: (existing, target) => readTrafficSplitWeights(existing, target),
-      },
-      maxAttempts,
-    );
+    super(objects, {
+      api: `TrafficSplit ${SMI_GROUP}/${version}`,
+      group: SMI_GROUP,
+      version,
+      plural: TRAFFIC_SPLIT_PLURAL,
+      build: (target, weights) => trafficSplitBody(target, weights, version),
+      repair: (existing, target, weights) =>
+        repairTrafficSplit(existing as TrafficSplit, target, weights, version),
+      read: (existing, target) => readTrafficSplitWeights(existing, target),
+    });
   }
 }

@@ -140,56 +140,78 @@ function routerBehaviour(flavour: Flavour): void {
     router = flavour.router(objects);
   });
 
-  test("reconcile creates the object at stable 100% with both backends, owned by the Deployment", async () => {
-    await router.reconcile(target);
+  /** The object as stored now, read through the router (a GET). */
+  const stored = () => router.read(target);
+  const weightsNow = async () => {
+    const object = await stored();
+    return object === undefined ? undefined : router.readWeights(object, target);
+  };
+
+  test("a write with no object creates it at stable 100% with both backends, owned by the Deployment", async () => {
+    objects.clear();
+    await router.write(target, STABLE_ONLY, {}, undefined);
+    assert.deepEqual(objects.calls, ["create"]);
     const object = await readObject();
     assert.deepEqual(flavour.raw(object), { stable: 10_000, canary: 0, backends: 2 });
     const metadata = object.metadata as Json;
     assert.deepEqual(asList(metadata.ownerReferences)[0]?.uid, target.owner.uid);
     assert.equal((metadata.labels as Json)["app.kubernetes.io/managed-by"], "serin");
-    assert.deepEqual(await router.getWeights(target), STABLE_ONLY);
+    assert.deepEqual(await weightsNow(), STABLE_ONLY);
   });
 
-  test("setWeights to 0.1% writes canary 10 and stable 9990 as integers: one read, one write", async () => {
+  test("a write of 0.1% sends canary 10 and stable 9990 as integers, in one replace", async () => {
+    const existing = await stored();
     objects.clear();
-    await router.setWeights(target, canaryWeights(10));
-    assert.deepEqual(objects.calls, ["get", "replace"]);
+    await router.write(target, canaryWeights(10), {}, existing);
+    assert.deepEqual(objects.calls, ["replace"]);
     assert.deepEqual(flavour.raw(await readObject()), { stable: 9990, canary: 10, backends: 2 });
-    assert.deepEqual(await router.getWeights(target), { stable: 9990, canary: 10 });
+    assert.deepEqual(await weightsNow(), { stable: 9990, canary: 10 });
   });
 
-  test("setWeights to the weights in force reads and writes nothing", async () => {
+  test("a write of what is in force sends nothing and answers the object it was given", async () => {
+    const existing = await stored();
     objects.clear();
-    await router.setWeights(target, canaryWeights(10));
-    await router.reconcile(target);
-    assert.deepEqual(objects.calls, ["get", "get"]);
+    assert.equal(await router.write(target, canaryWeights(10), {}, existing), existing);
+    assert.deepEqual(objects.calls, []);
   });
 
-  test("setWeights to 0 keeps the canary backend, at weight 0", async () => {
-    await router.setWeights(target, STABLE_ONLY);
+  test("annotations go on with the weights and a null takes one off", async () => {
+    const message = "serin.dev/message";
+    const on = await router.write(target, canaryWeights(10), { [message]: "step 1 of 2" }, await stored());
+    assert.equal(((on as Json).metadata as Json).annotations?.[message as never], "step 1 of 2");
+    await router.write(target, canaryWeights(10), { [message]: null }, on);
+    const annotations = ((await readObject()).metadata as Json).annotations as Json | undefined;
+    assert.equal(annotations?.[message], undefined);
+  });
+
+  test("a write of 0 keeps the canary backend, at weight 0", async () => {
+    await router.write(target, STABLE_ONLY, {}, await stored());
     assert.deepEqual(flavour.raw(await readObject()), { stable: 10_000, canary: 0, backends: 2 });
   });
 
-  test("a change by someone else between read and write is re-read and kept, not overwritten", async () => {
+  test("a change by someone else since the read answers 409; written again from a fresh read, it is kept", async () => {
+    const existing = await stored();
     objects.clear();
     objects.beforeReplace = async () => {
       await kubectl(["label", flavour.resource, "web", "-n", flavour.namespace, "reviewed-by=someone-else"]);
     };
-    await router.setWeights(target, canaryWeights(2500));
-    assert.deepEqual(objects.calls, ["get", "replace", "replace failed with 409", "get", "replace"]);
+    await assert.rejects(router.write(target, canaryWeights(2500), {}, existing), (error: unknown) => {
+      assert.equal(apiErrorCode(error), 409);
+      return true;
+    });
+    await router.write(target, canaryWeights(2500), {}, await stored());
+    assert.deepEqual(objects.calls, ["replace", "replace failed with 409", "get", "replace"]);
     const object = await readObject();
     assert.equal(((object.metadata as Json).labels as Json)["reviewed-by"], "someone-else");
     assert.deepEqual(flavour.raw(object), { stable: 7500, canary: 2500, backends: 2 });
   });
 
-  test("a backend someone else dropped just before a write is put back by the retry", async () => {
-    objects.beforeReplace = async () => {
-      // The other writer drops the canary backend altogether while serin is about to abort.
-      const object = await readObject();
-      const raw = JSON.stringify(object).replace(/web-canary/g, "web-gone");
-      await env.cp.kubectl(["replace", "-f", "-"], { input: raw });
-    };
-    await router.setWeights(target, STABLE_ONLY);
+  test("a backend someone else dropped is put back by the write that follows", async () => {
+    // The other writer drops the canary backend altogether while serin is about to abort.
+    const object = await readObject();
+    const raw = JSON.stringify(object).replace(/web-canary/g, "web-gone");
+    await env.cp.kubectl(["replace", "-f", "-"], { input: raw });
+    await router.write(target, STABLE_ONLY, {}, await stored());
     assert.deepEqual(flavour.raw(await readObject()), { stable: 10_000, canary: 0, backends: 2 });
   });
 
@@ -199,7 +221,7 @@ function routerBehaviour(flavour: Flavour): void {
     assert.notEqual(gone.code, 0);
     assert.match(gone.stderr, /NotFound/);
     await router.finalize(target);
-    assert.equal(await router.getWeights(target), undefined);
+    assert.equal(await stored(), undefined);
   });
 }
 
@@ -217,10 +239,10 @@ test("a configured API the cluster does not serve fails on the first call, sayin
   const router = await createRouter(env.cp.kubeConfig(), { kind: "smi", version: "v1alpha4" });
   const target = await prepareNamespace("not-served");
   await assert.rejects(
-    router.reconcile(target),
+    router.read(target),
     /read TrafficSplit split\.smi-spec\.io\/v1alpha4 not-served\/web failed \(HTTP 404\): 404 page not found; is TrafficSplit split\.smi-spec\.io\/v1alpha4 served/,
   );
-  await assert.rejects(router.getWeights(target), /HTTP 404/);
+  await assert.rejects(router.write(target, STABLE_ONLY, {}, undefined), /create TrafficSplit .*HTTP 404/);
   await router.finalize(target);
 });
 
@@ -243,7 +265,7 @@ describe("Linkerd's HTTPRoute, policy.linkerd.io/v1beta3", () => {
   test("the route attaches to the apex Service with a GAMMA parentRef", async () => {
     const router = await createRouter(env.cp.kubeConfig(), { kind: "httproute", group: "policy.linkerd.io" });
     const target = await prepareNamespace("route-linkerd-parent");
-    await router.reconcile(target);
+    await router.write(target, STABLE_ONLY, {}, undefined);
     const object = JSON.parse(
       await kubectl([
         "get",
@@ -286,7 +308,7 @@ describe("Gateway API's HTTPRoute, gateway.networking.k8s.io/v1", () => {
       group: "gateway.networking.k8s.io",
     });
     const target = await prepareNamespace("route-gateway-parent");
-    await router.reconcile(target);
+    await router.write(target, STABLE_ONLY, {}, undefined);
     const object = JSON.parse(
       await kubectl([
         "get",
@@ -338,7 +360,7 @@ describe("TrafficSplit forced to v1alpha1 on linkerd-smi, its storage version", 
     const router = await createRouter(kc, { kind: "smi", version: "v1alpha1" });
     assert.equal(router.api, "TrafficSplit split.smi-spec.io/v1alpha1");
     const target = await prepareNamespace(`${namespace}-quantity`);
-    await router.reconcile(target);
+    await router.write(target, STABLE_ONLY, {}, undefined);
     const patch = {
       spec: {
         backends: [
@@ -362,12 +384,13 @@ describe("TrafficSplit forced to v1alpha1 on linkerd-smi, its storage version", 
     ) as Json;
     assert.deepEqual(rawTrafficSplit(edited), { stable: "500m", canary: "500m", backends: 2 });
 
-    assert.deepEqual(await router.getWeights(target), { stable: 5000, canary: 5000 });
+    const weightsOf = async (reader: Router) => reader.readWeights(await reader.read(target), target);
+    assert.deepEqual(await weightsOf(router), { stable: 5000, canary: 5000 });
     const v1alpha2 = new SmiRouter(kc.makeApiClient(CustomObjectsApi), "v1alpha2");
-    assert.deepEqual(await v1alpha2.getWeights(target), { stable: 5000, canary: 5000 });
+    assert.deepEqual(await weightsOf(v1alpha2), { stable: 5000, canary: 5000 });
 
     // Written back as plain integers, which the stricter v1alpha2 schema accepts too.
-    await router.setWeights(target, canaryWeights(10));
+    await router.write(target, canaryWeights(10), {}, await router.read(target));
     const written = JSON.parse(
       await kubectl(["get", resource, "web", "-n", target.namespace, "-o", "json"]),
     ) as Json;
@@ -395,7 +418,7 @@ describe("TrafficSplit as upstream SMI defines it: newest served is v1alpha4", (
     const kc = env.cp.kubeConfig();
     const router = await createRouter(kc, { kind: "auto" });
     const target = await prepareNamespace(`${namespace}-quantity`);
-    await router.reconcile(target);
+    await router.write(target, STABLE_ONLY, {}, undefined);
     const patch = {
       spec: {
         backends: [
@@ -414,8 +437,11 @@ describe("TrafficSplit as upstream SMI defines it: newest served is v1alpha4", (
       "-p",
       JSON.stringify(patch),
     ]);
-    assert.deepEqual(await router.getWeights(target), { stable: 2500, canary: 7500 });
-    await router.reconcile(target);
+    const existing = await router.read(target);
+    const weights = router.readWeights(existing, target);
+    assert.deepEqual(weights, { stable: 2500, canary: 7500 });
+    // A repair keeps the weights in force and writes them back as integers.
+    await router.write(target, weights, {}, existing);
     const object = JSON.parse(
       await kubectl([
         "get",
