@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   CustomObjectsApi,
   type KubeConfig,
@@ -7,6 +8,7 @@ import {
   type V1Service,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { formatDuration } from "../contract/duration.js";
 import { ENABLED_LABEL, ENABLED_VALUE, TRACK_LABEL } from "../contract/keys.js";
 import type { SpecOptions } from "../contract/spec.js";
 import { OWNER_LABEL } from "../plan/objects.js";
@@ -20,6 +22,7 @@ import { keyOf, ownerKeys, resyncSlot, routingKeys } from "./mapping.js";
 import { WorkQueue } from "./queue.js";
 import { ReadYourWrites } from "./read-your-writes.js";
 import { Reconciler } from "./reconciler.js";
+import type { WatcherMetrics } from "./watcher-metrics.js";
 
 export interface ControllerOptions {
   kube: Kube;
@@ -35,7 +38,14 @@ export interface ControllerOptions {
   namespaces: readonly string[];
   /** Asked before every write: false once another replica may be writing (the Lease may have lapsed). */
   mayWrite?: () => boolean;
+  /** How long the informers may take to list everything once before the start fails. */
+  cacheSyncTimeoutMs: number;
+  /** Where reconciles are reported; its per-canary series go when the controller stops. */
+  metrics?: WatcherMetrics;
 }
+
+/** How often the caches are looked at while waiting for them to fill. */
+const SYNC_POLL_MS = 100;
 
 /** How many slices the resync period is cut into: one slice of the fleet is looked at per tick. */
 const RESYNC_SLOTS = 60;
@@ -52,6 +62,7 @@ export class Controller {
   private queue: WorkQueue | undefined;
   private resync: NodeJS.Timeout | undefined;
   private started = false;
+  private stopping = false;
 
   constructor(private readonly options: ControllerOptions) {
     const { config, kube, logger, router } = options;
@@ -180,6 +191,7 @@ export class Controller {
         trackServices.list(namespace).filter((service) => service.metadata?.labels?.[OWNER_LABEL] === owner),
       logger,
       specOptions: options.specOptions,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     });
   }
 
@@ -190,6 +202,12 @@ export class Controller {
 
   async start(): Promise<void> {
     const { logger } = this.options;
+    this.stopping = false;
+    // Caches first: a reconcile that read a cache not yet listed would take a split for deleted (and
+    // abort its canary) or a canary for missing. No work is queued until all have listed once.
+    for (const informer of this.informers) await informer.start();
+    await this.cachesSynced();
+    if (this.stopping) return;
     const queue = new WorkQueue(
       async (key) => this.reconciler.reconcile(key),
       { workers: this.options.workers },
@@ -200,8 +218,6 @@ export class Controller {
         ),
     );
     this.queue = queue;
-    // Caches first, so the first reconciles see the canaries and Services that exist.
-    for (const informer of this.informers) await informer.start();
     this.watchApexNamespaces();
     for (const deployment of this.deployments.list()) {
       queue.add(keyOf(deployment.metadata?.namespace, deployment.metadata?.name), "resync");
@@ -225,11 +241,30 @@ export class Controller {
 
   /** Takes no new work, lets the reconciles in flight finish, then stops watching. */
   async stop(graceMs?: number): Promise<void> {
+    this.stopping = true;
     clearInterval(this.resync);
     this.started = false;
     await this.queue?.drain(graceMs);
     this.queue = undefined;
+    this.options.metrics?.forgetCanaries();
     await Promise.all([...this.informers, this.apexServices].map((informer) => informer.stop()));
+  }
+
+  /** Resolves once every informer has listed (or the controller is stopping); throws past the timeout. */
+  private async cachesSynced(): Promise<void> {
+    const { cacheSyncTimeoutMs, logger } = this.options;
+    const deadline = Date.now() + cacheSyncTimeoutMs;
+    let waiting = this.informers.flatMap((informer) => informer.unsynced());
+    if (waiting.length > 0) logger.info({ informers: waiting }, "waiting for the caches to fill");
+    while (waiting.length > 0 && !this.stopping) {
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `the caches did not fill within ${formatDuration(cacheSyncTimeoutMs)}: ${waiting.join(", ")} could not be listed (see the "watch failed; restarting" warnings for why)`,
+        );
+      }
+      await sleep(SYNC_POLL_MS);
+      waiting = this.informers.flatMap((informer) => informer.unsynced());
+    }
   }
 
   /**

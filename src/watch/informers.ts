@@ -113,6 +113,13 @@ export class InformerSet<T extends KubernetesObject> {
     return [...this.byNamespace.values()].every((informer) => informer.hasSynced);
   }
 
+  /** The informers that have not listed yet, named as "routes" or "routes in shop". */
+  unsynced(): string[] {
+    return [...this.byNamespace]
+      .filter(([, informer]) => !informer.hasSynced)
+      .map(([namespace, informer]) => (namespace ? `${informer.name} in ${namespace}` : informer.name));
+  }
+
   async start(): Promise<void> {
     for (const informer of this.byNamespace.values()) await informer.start();
   }

@@ -39,6 +39,8 @@ export class LeaderElector {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private lastRenewMs = 0;
+  /** When the Lease was last read or written without an error. */
+  private lastContactMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly kube: Kube,
@@ -61,6 +63,14 @@ export class LeaderElector {
     return this.leading && nowMs < this.lastRenewMs + this.options.leaseDurationMs;
   }
 
+  /**
+   * A standby in good health: it has read the Lease within the last lease duration, so it would see a
+   * leader's lapse and take over. One that cannot reach the apiserver is not.
+   */
+  takesPart(nowMs = Date.now()): boolean {
+    return nowMs < this.lastContactMs + this.options.leaseDurationMs;
+  }
+
   /** Starts the election loop; the callbacks run on gaining and on losing leadership. */
   run(onStartedLeading: () => void, onStoppedLeading: () => void): void {
     const loop = async () => {
@@ -69,6 +79,7 @@ export class LeaderElector {
       let held = false;
       try {
         held = await this.tryAcquireOrRenew(new Date(now));
+        this.lastContactMs = now;
       } catch (error) {
         this.logger.warn({ err: error, lease: this.options.name }, "lease update failed");
       }

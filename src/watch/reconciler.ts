@@ -2,15 +2,17 @@ import type { KubernetesObject, V1Deployment, V1Service } from "@kubernetes/clie
 import type { Logger } from "pino";
 import { apexServiceOf } from "../contract/deployment.js";
 import type { SpecOptions } from "../contract/spec.js";
-import type { Plan } from "../plan/actions.js";
-import { type Observed, plan } from "../plan/decide.js";
+import type { Action, Plan } from "../plan/actions.js";
+import { type Observed, type ObservedRoute, plan } from "../plan/decide.js";
 import { planDeleted } from "../plan/deleted.js";
 import { canaryDeploymentName, isOwnedBy, routeTarget } from "../plan/objects.js";
 import type { Router, RouteTarget } from "../routers/router.js";
 import { type Caches, CollisionError, type Executor, type Subject } from "./executor.js";
 import type { GateJobs } from "./gate-jobs.js";
 import { isConflict, isNotFound, type Kube } from "./kube.js";
+import type { CanaryView } from "./metric-updates.js";
 import { deploymentPath } from "./raw-json.js";
+import type { WatcherMetrics } from "./watcher-metrics.js";
 
 export interface ReconcilerOptions {
   kube: Kube;
@@ -30,7 +32,15 @@ export interface ReconcilerOptions {
   ownedServices: (namespace: string, owner: string) => readonly V1Service[];
   logger: Logger;
   specOptions: SpecOptions;
+  /** Where each reconcile's outcome is reported (the leader's metrics); absent: nowhere. */
+  metrics?: WatcherMetrics;
   clock?: () => Date;
+}
+
+/** What a reconcile performed and where it left the canary, for the metrics. */
+interface Outcome {
+  performed: { action: Action; at: Date }[];
+  after?: CanaryView | "gone";
 }
 
 const SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -53,11 +63,24 @@ export class Reconciler {
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
+    const record: Outcome = { performed: [] };
+    const started = performance.now();
+    let failed = true;
+    try {
+      const result = await this.attempts(key, record);
+      failed = false;
+      return result;
+    } finally {
+      this.options.metrics?.record(key, record, (performance.now() - started) / 1000, failed);
+    }
+  }
+
+  private async attempts(key: string, record: Outcome): Promise<{ requeueAfterMs?: number }> {
     const [namespace = "", name = ""] = key.split("/");
     let collision: { what: string; route: boolean } | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        const decided = await this.once(key, namespace, name, collision);
+        const decided = await this.once(key, namespace, name, collision, record);
         return decided.requeueAfterMs !== undefined ? { requeueAfterMs: decided.requeueAfterMs } : {};
       } catch (error) {
         if (attempt >= ATTEMPTS) throw error;
@@ -76,8 +99,9 @@ export class Reconciler {
     namespace: string,
     name: string,
     collision: { what: string; route: boolean } | undefined,
+    record: Outcome,
   ): Promise<Plan> {
-    const { caches, executor, router } = this.options;
+    const { caches, executor } = this.options;
     let deployment = caches.deployments.get(name, namespace);
     if (!deployment) deployment = await this.unlabelled(namespace, name);
     if (!deployment) {
@@ -100,7 +124,9 @@ export class Reconciler {
           target: routeTarget(stub, service, undefined),
           route: caches.routes.get(service, namespace),
         });
+        record.performed.push({ action, at: this.clock() });
       }
+      record.after = "gone";
       return decided;
     }
     const service = apexServiceOf(deployment);
@@ -118,12 +144,7 @@ export class Reconciler {
       deployment,
       canary: caches.canaries.get(canaryDeploymentName(name), namespace),
       apexService,
-      route: route
-        ? {
-            canaryWeight: router.readWeights(route, target).canary,
-            annotations: route.metadata?.annotations ?? {},
-          }
-        : undefined,
+      route: this.routeView(route, target),
       ...(jobs.checks ? { checks: jobs.checks } : {}),
       ...(jobs.tests ? { tests: jobs.tests } : {}),
       running: jobs.running,
@@ -133,7 +154,14 @@ export class Reconciler {
     const decided = plan(observed);
     const subject: Subject = { key, deployment, apexService, target, route };
     const log = this.options.logger.child({ deployment: key });
-    for (const action of decided.actions) await executor.perform(action, subject);
+    for (const action of decided.actions) {
+      await executor.perform(action, subject);
+      record.performed.push({ action, at: this.clock() });
+    }
+    record.after = {
+      labels: subject.deployment.metadata?.labels ?? {},
+      route: this.routeView(subject.route as KubernetesObject | undefined, target),
+    };
     if (decided.actions.some((action) => action.type === "writeDeployment" || action.type === "writeRoute")) {
       log.info(
         {
@@ -144,6 +172,15 @@ export class Reconciler {
       );
     }
     return decided;
+  }
+
+  /** The split as the planner reads it: the canary's share and serin's annotations. */
+  private routeView(route: KubernetesObject | undefined, target: RouteTarget): ObservedRoute | undefined {
+    if (!route) return undefined;
+    return {
+      canaryWeight: this.options.router.readWeights(route, target).canary,
+      annotations: route.metadata?.annotations ?? {},
+    };
   }
 
   /** A track Service or the split that stands where serin's would, and is someone else's. */

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { DEFAULT_WORKERS } from "../config.js";
 import type { SpecOptions } from "../contract/spec.js";
 import { createRouter, type RouterChoice } from "../routers/factory.js";
@@ -8,6 +9,7 @@ import { Controller } from "./controller.js";
 import type { GateRunners } from "./gate-jobs.js";
 import { makeKube } from "./kube.js";
 import { DEFAULT_LEASE, LeaderElector, type LeaderOptions } from "./leader.js";
+import { WatcherMetrics } from "./watcher-metrics.js";
 
 export type { GateRunners } from "./gate-jobs.js";
 
@@ -30,11 +32,23 @@ export interface WatcherOptions {
    * start: the watcher has already stopped writing. The command exits; library code never does.
    */
   onFatal?: (reason: string) => void;
+  /** Where the watcher's metrics are registered (the webhook serves them on /metrics); absent: none. */
+  registry?: Registry;
+  /** serin's version, for serin_info. */
+  version?: string;
+  /** How long the informers may take to list everything once; past it the watcher fails to start. */
+  cacheSyncTimeoutMs?: number;
 }
+
+/** As controller-runtime's default: long enough for a slow apiserver, short enough to be noticed. */
+export const DEFAULT_CACHE_SYNC_TIMEOUT_MS = 120_000;
 
 export interface RunningWatcher {
   isLeader(): boolean;
-  /** Ready: the leader's caches have synced, or this replica is a healthy standby. */
+  /**
+   * Ready: the leader's caches have synced, or this replica is a standby in good health (it reads the
+   * Lease, so it would take over).
+   */
   isReady(): boolean;
   /** Stop taking work, let the reconciles in flight finish, then hand the Lease back. */
   stop(): Promise<void>;
@@ -51,6 +65,15 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
   const router = await createRouter(config, options.router);
   logger.info({ router: router.api }, "traffic router chosen");
   const fatal = options.onFatal ?? ((reason: string) => logger.fatal(reason));
+  let leading: () => boolean = () => true;
+  const metrics = options.registry
+    ? new WatcherMetrics({
+        registry: options.registry,
+        version: options.version ?? "unknown",
+        router: router.api,
+        isLeader: () => leading(),
+      })
+    : undefined;
   const controllerOf = (mayWrite?: () => boolean) =>
     new Controller({
       kube,
@@ -62,12 +85,19 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
       workers: options.workers ?? DEFAULT_WORKERS,
       resyncMs: options.resyncMs ?? 60_000,
       namespaces: options.namespaces ?? [],
+      cacheSyncTimeoutMs: options.cacheSyncTimeoutMs ?? DEFAULT_CACHE_SYNC_TIMEOUT_MS,
       ...(mayWrite ? { mayWrite } : {}),
+      ...(metrics ? { metrics } : {}),
     });
 
   if (!options.leaderElection) {
     const controller = controllerOf();
-    await controller.start();
+    // Started in the background, as a leader's is: readiness says when the caches have filled.
+    controller.start().catch(async (error: unknown) => {
+      logger.error({ err: error }, "watcher failed to start");
+      await controller.stop(0);
+      fatal(`the watcher failed to start: ${(error as Error).message}`);
+    });
     return { isLeader: () => true, isReady: () => controller.synced, stop: () => controller.stop() };
   }
 
@@ -81,6 +111,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     },
     logger,
   );
+  leading = () => elector.isLeader;
   // Every write first asks whether the Lease is surely still this replica's.
   const controller = controllerOf(() => elector.holdsLease());
   let stopping = false;
@@ -102,7 +133,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
   );
   return {
     isLeader: () => elector.isLeader,
-    isReady: () => (elector.isLeader ? controller.synced : true),
+    isReady: () => (elector.isLeader ? controller.synced : elector.takesPart()),
     stop: async () => {
       stopping = true;
       await controller.stop();
