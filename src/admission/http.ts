@@ -16,7 +16,7 @@ import {
 } from "./review.js";
 
 /** 3 MiB: kube-apiserver's own limit for a request body is about this size. */
-export const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
+const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 const REVIEW_VERSIONS = new Set(["admission.k8s.io/v1", "admission.k8s.io/v1beta1"]);
 
 /** What one client, or many, may cost the webhook; DEFAULT_LIMITS fit the chart's 384 MiB. */

@@ -30,7 +30,7 @@ export interface WebhookLimits extends AdmissionLimits {
  * kube-apiserver keeps a few keep-alive connections per webhook; 512 leaves room for several
  * apiservers under load, and bounds what idle connections cost (about 50 KiB each with TLS).
  */
-export const DEFAULT_MAX_CONNECTIONS = 512;
+const DEFAULT_MAX_CONNECTIONS = 512;
 
 export interface RunningServer {
   port: number;

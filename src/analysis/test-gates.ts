@@ -16,9 +16,9 @@ export interface TestGatePayload {
   canaryService: string;
 }
 
-export const TEST_GATE_TIMEOUT_MS = 10_000;
+const TEST_GATE_TIMEOUT_MS = 10_000;
 /** A gate's answer is read up to this size, then the connection is dropped: only the status counts. */
-export const TEST_GATE_BODY_MAX_BYTES = 64 * 1024;
+const TEST_GATE_BODY_MAX_BYTES = 64 * 1024;
 
 /** Resolves a host name to every address it has, as `dns.lookup` with `all: true` does. */
 export type Resolve = (hostname: string) => Promise<LookupAddress[]>;

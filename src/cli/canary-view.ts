@@ -10,7 +10,7 @@ import { parseSteps, type Step } from "../contract/steps.js";
 import { type CanaryState, parseState } from "../plan/state.js";
 
 /** The phases in which a canary is in flight: listed first, and followed by `status --watch`. */
-export const LIVE_PHASES: readonly string[] = ["Pending", "Progressing", "Paused", "Promoting"];
+const LIVE_PHASES: readonly string[] = ["Pending", "Progressing", "Paused", "Promoting"];
 
 /** The Event reasons that mark a transition: the newest one dates a settled phase. */
 const TRANSITIONS = new Set([
@@ -79,7 +79,7 @@ export function serviceOf(deployment: V1Deployment): string {
 }
 
 /** An ISO time from what the client hands over: a Date (typed lists) or a string (raw JSON, watches). */
-export function isoTime(value: unknown): string | undefined {
+function isoTime(value: unknown): string | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
   return typeof value === "string" && value !== "" ? value : undefined;
 }
@@ -244,7 +244,7 @@ export function progressBar(view: CanaryView, now: Date, width = 24): string | u
 }
 
 /** The metric checks asked for, and what the latest said. */
-export function describeChecks(view: CanaryView, now: Date): string | undefined {
+function describeChecks(view: CanaryView, now: Date): string | undefined {
   if (!view.analysis) return undefined;
   const state = view.state && view.state.revision === view.revision ? view.state : undefined;
   const last =

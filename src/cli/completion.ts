@@ -204,7 +204,7 @@ export async function complete(program: Command, words: readonly string[], env: 
 }
 
 /** The bash script: `source <(serin completion bash)`. */
-export function bashScript(): string {
+function bashScript(): string {
   return `# bash completion for serin. Load it in this shell: source <(serin completion bash)
 # or for every shell: serin completion bash > /etc/bash_completion.d/serin
 _serin_complete() {
@@ -234,7 +234,7 @@ complete -F _serin_complete serin
 }
 
 /** The zsh script: `source <(serin completion zsh)` after compinit, or saved as _serin in $fpath. */
-export function zshScript(): string {
+function zshScript(): string {
   return `#compdef serin
 # zsh completion for serin. Load it in this shell (after compinit): source <(serin completion zsh)
 # or for every shell: serin completion zsh > "\${fpath[1]}/_serin"

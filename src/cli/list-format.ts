@@ -3,7 +3,7 @@
 import { stringify } from "yaml";
 import { age, type CanaryView, describeSplit, isLive, phaseSince, stepOf } from "./canary-view.js";
 
-export const OUTPUT_FORMATS = ["wide", "json", "yaml"] as const;
+const OUTPUT_FORMATS = ["wide", "json", "yaml"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** Live canaries first (Pending, Progressing, Paused, Promoting), then the rest; by namespace and name. */
@@ -101,7 +101,7 @@ function cells(view: CanaryView, now: Date, wide: boolean): string[] {
   return row;
 }
 
-export function tableHeader(wide: boolean): string[] {
+function tableHeader(wide: boolean): string[] {
   return [
     "NAME",
     "PHASE",

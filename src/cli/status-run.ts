@@ -42,7 +42,7 @@ export async function showStatus(
 }
 
 /** How a followed canary ended, for the exit code: undefined while it has not. */
-export function ending(view: CanaryView): "succeeded" | "aborted" | undefined {
+function ending(view: CanaryView): "succeeded" | "aborted" | undefined {
   // An action not yet acted on is about to change the phase (retry of an Aborted canary, for one).
   if (view.action) return undefined;
   if (view.phase === "Succeeded" || view.phase === "Idle") return "succeeded";

@@ -14,7 +14,7 @@ export interface MetricCheck {
  * The largest magnitude a template's threshold may have. Far beyond any rate or ratio, and still
  * exact as a double: 400 nines would otherwise become Infinity, a check that always passes.
  */
-export const TEMPLATE_THRESHOLD_MAX = 1e15;
+const TEMPLATE_THRESHOLD_MAX = 1e15;
 
 export const ANALYSIS_ALLOWED =
   'comma-separated checks: "success-rate>=PERCENT" (0 to 100), "latency-p99<=DURATION" (e.g. 500ms, ' +

@@ -1,7 +1,5 @@
 /** The names DESIGN.md fixes: users, scripts and tests depend on them, so they live in one place. */
 
-export const PREFIX = "serin.dev/";
-
 export const ENABLED_LABEL = "serin.dev/canary";
 export const ENABLED_VALUE = "enabled";
 export const TRACK_LABEL = "serin.dev/track";

@@ -4,7 +4,7 @@
  * was sent.
  */
 
-export const VALUE_SHOWN_MAX = 200;
+const VALUE_SHOWN_MAX = 200;
 const ITEM_SHOWN_MAX = 60;
 
 /** The text cut to `max` characters (whole code points), with its full length said when cut. */

@@ -41,7 +41,7 @@ export function parsePathsEnv(text: string): Map<string, string> {
   return values;
 }
 
-export function binariesFrom(values: Map<string, string>, file: string): BuiltBinaries {
+function binariesFrom(values: Map<string, string>, file: string): BuiltBinaries {
   const required = (key: string): string => {
     const value = values.get(key);
     if (!value) throw new Error(`${file} has no ${key}=: rerun scripts/build-controlplane.sh`);

@@ -16,7 +16,7 @@ export const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
 export const UNREADY_ANNOTATION = "kwok.serin.dev/never-ready";
 
 /** kwok's stage files, as the build script copies them from the module (kustomize/stage/). */
-export const KWOK_STAGE_FILES = [
+const KWOK_STAGE_FILES = [
   "node-initialize.yaml",
   "node-heartbeat-with-lease.yaml",
   "pod-ready.yaml",
@@ -30,7 +30,7 @@ interface Stage {
 }
 
 /** kwok's own stages, with pod-ready told to leave pods that carry UNREADY_ANNOTATION alone. */
-export function localStages(stages: readonly Stage[]): Stage[] {
+function localStages(stages: readonly Stage[]): Stage[] {
   return stages.map((stage) => {
     if (stage.metadata.name !== "pod-ready") return stage;
     const matchExpressions = [

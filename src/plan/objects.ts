@@ -9,12 +9,12 @@ import type { RouteTarget } from "../routers/router.js";
 export const OWNER_LABEL = "serin.dev/deployment";
 
 /** On `<name>-canary`: the revision of the template it runs. */
-export const CANARY_REVISION = "serin.dev/revision";
+const CANARY_REVISION = "serin.dev/revision";
 
 export const canaryDeploymentName = (deploymentName: string) => `${deploymentName}-canary`;
 export const trackServiceName = (service: string, track: Track) => `${service}-${track}`;
 
-export function ownerReferenceTo(deployment: V1Deployment): V1OwnerReference {
+function ownerReferenceTo(deployment: V1Deployment): V1OwnerReference {
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -38,7 +38,7 @@ export function isOwnedBy(
   return uid !== undefined && (object.metadata?.ownerReferences ?? []).some((ref) => ref.uid === uid);
 }
 
-export function ownedLabels(deployment: V1Deployment): Record<string, string> {
+function ownedLabels(deployment: V1Deployment): Record<string, string> {
   return { [OWNER_LABEL]: deployment.metadata?.name ?? "" };
 }
 

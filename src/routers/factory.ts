@@ -62,7 +62,7 @@ function noneServed(lookedFor: string[]): never {
  * The candidate group-versions the cluster serves, each checked for the route resource itself (a group
  * such as policy.linkerd.io serves other kinds under the same versions).
  */
-export async function discoverRouteGroupVersions(kc: KubeConfig): Promise<Set<string>> {
+async function discoverRouteGroupVersions(kc: KubeConfig): Promise<Set<string>> {
   const groups = (await kc.makeApiClient(ApisApi).getAPIVersions()).groups;
   const listed = new Set(groups.flatMap((group) => group.versions.map((version) => version.groupVersion)));
   const candidates = [

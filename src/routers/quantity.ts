@@ -30,7 +30,7 @@ const DECIMAL_SI: Record<string, number> = {
 // suffix or a decimal exponent ("1E3" is an exponent, "1E" is exa).
 const QUANTITY = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$/;
 
-export const QUANTITY_EXAMPLES = '"500m", "1", "1k", "0.5", "2Ki"';
+const QUANTITY_EXAMPLES = '"500m", "1", "1k", "0.5", "2Ki"';
 
 export function parseQuantity(text: string): number {
   const match = QUANTITY.exec(text);

@@ -19,10 +19,6 @@ export const TRAFFIC_SPLIT_PLURAL = "trafficsplits";
 export const SMI_VERSIONS = ["v1alpha4", "v1alpha3", "v1alpha2", "v1alpha1"] as const;
 export type SmiVersion = (typeof SMI_VERSIONS)[number];
 
-export function isSmiVersion(value: unknown): value is SmiVersion {
-  return (SMI_VERSIONS as readonly unknown[]).includes(value);
-}
-
 export interface TrafficSplitBackend {
   service: string;
   /** v1alpha1 allows a quantity string ("500m"); serin always writes an integer out of WEIGHT_SCALE. */

@@ -10,7 +10,7 @@ import { CERT_FILES, type CertificateSet, generateCertificates } from "./certs.j
  * symlink at `path` is replaced itself, never written through (rename acts on the name, and the
  * temporary file is created exclusively, so nothing planted at its name is followed either).
  */
-export async function writeFileAtomically(path: string, data: string, mode: number): Promise<void> {
+async function writeFileAtomically(path: string, data: string, mode: number): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const file = await open(temporary, "wx", mode);
   try {

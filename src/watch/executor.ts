@@ -50,7 +50,7 @@ export class CollisionError extends Error {
 }
 
 /** This replica may no longer be the only writer: nothing more is written until it knows again. */
-export class NotLeaderError extends Error {
+class NotLeaderError extends Error {
   constructor() {
     super("not sure to hold the Lease any more: nothing written");
   }
