@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the real control-plane binaries used by serin's end-to-end tests and demo
 # (kube-apiserver, kube-controller-manager and kube-scheduler for each Kubernetes
-# minor under test/controlplane/kubernetes-*, etcd, kwok, helm v3, helm v4) from
-# the Go modules pinned under test/controlplane/, with the Go toolchain only.
+# minor under test/controlplane/kubernetes-*, etcd, kwok, helm v3, helm v4, cert-manager's
+# controller and cainjector) from the Go modules pinned under test/controlplane/, with the Go
+# toolchain only.
 #
 # Binaries are cached outside the repo:
 #   ${SERIN_CACHE:-$HOME/.cache/serin}/controlplane/<tool>-<version>-<key12>/<binary>
@@ -14,7 +15,8 @@
 # KUBERNETES_VERSIONS= and KUBERNETES_DEFAULT= (minors such as 1.34), then
 # KUBE_APISERVER_<minor>=, KUBE_CONTROLLER_MANAGER_<minor>=, KUBE_SCHEDULER_<minor>=
 # (1_34 for 1.34), ETCD=, HELM3=, HELM4=, KWOK= (absolute paths) and KWOK_STAGES=
-# (the folder of kwok's stage definitions) for the local cluster.
+# (the folder of kwok's stage definitions), CERT_MANAGER_CONTROLLER=, CERT_MANAGER_CAINJECTOR= and
+# CERT_MANAGER_CRDS= (the folder of cert-manager's CRDs) for the local cluster.
 #
 # Environment:
 #   SERIN_CACHE        cache root (default $HOME/.cache/serin)
@@ -212,6 +214,25 @@ if [[ ! -f "$KWOK_STAGES/pod-ready.yaml" ]]; then
   mv "$tmp_stages" "$KWOK_STAGES"
 fi
 
+# --- cert-manager: controller and cainjector, with its CRDs ---------------------
+# Both commands are built from one module (test/controlplane/cert-manager/) around the pinned release's
+# library packages. The release's CRDs (deploy/crds/ in its module) are copied beside the binaries.
+CM_DIR="$SRC/cert-manager"
+CM_VER="$(modver "$CM_DIR" github.com/cert-manager/cert-manager)"
+build cert-manager-controller "$CM_DIR" ./controller cert-manager-controller "$CM_VER" ""
+CERT_MANAGER_CONTROLLER="$BUILT"
+build cert-manager-cainjector "$CM_DIR" ./cainjector cert-manager-cainjector "$CM_VER" ""
+CERT_MANAGER_CAINJECTOR="$BUILT"
+CERT_MANAGER_CRDS="$(dirname "$CERT_MANAGER_CONTROLLER")/crds"
+if [[ ! -f "$CERT_MANAGER_CRDS/cert-manager.io_certificates.yaml" ]]; then
+  cm_src="$(cd "$CM_DIR" && go mod download -json github.com/cert-manager/cert-manager | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  tmp_crds="$(mktemp -d "$(dirname "$CERT_MANAGER_CONTROLLER")/.crds.XXXXXX")"
+  cp "$cm_src"/deploy/crds/*.cert-manager.io_*.yaml "$cm_src"/deploy/crds/cert-manager.io_*.yaml "$tmp_crds"/
+  chmod -R a+rX,u+w "$tmp_crds"
+  rm -rf "$CERT_MANAGER_CRDS"
+  mv "$tmp_crds" "$CERT_MANAGER_CRDS"
+fi
+
 # --- paths.env ---------------------------------------------------------------
 tmp_env="$(mktemp "$OUT/.paths.env.XXXXXX")"
 TMP_FILES+=("$tmp_env")
@@ -224,6 +245,9 @@ TMP_FILES+=("$tmp_env")
   echo "HELM4=$HELM4"
   echo "KWOK=$KWOK"
   echo "KWOK_STAGES=$KWOK_STAGES"
+  echo "CERT_MANAGER_CONTROLLER=$CERT_MANAGER_CONTROLLER"
+  echo "CERT_MANAGER_CAINJECTOR=$CERT_MANAGER_CAINJECTOR"
+  echo "CERT_MANAGER_CRDS=$CERT_MANAGER_CRDS"
 } >"$tmp_env"
 mv -f "$tmp_env" "$OUT/paths.env"
 echo "wrote $OUT/paths.env"
