@@ -59,6 +59,7 @@ export class Controller {
   private readonly deployments: InformerSet<V1Deployment>;
   private readonly apexServices: OnDemandInformers<V1Service>;
   private readonly reconciler: Reconciler;
+  private readonly events: EventRecorder;
   private queue: WorkQueue | undefined;
   private resync: NodeJS.Timeout | undefined;
   private started = false;
@@ -168,15 +169,8 @@ export class Controller {
       routes: new ReadYourWrites(routes),
     };
     const gates = new GateJobs(options.gates, (key) => this.queue?.add(key), logger);
-    const executor = new Executor(
-      kube,
-      router,
-      new EventRecorder(kube, logger),
-      logger,
-      caches,
-      gates,
-      options.mayWrite,
-    );
+    this.events = new EventRecorder(kube, logger, options.mayWrite ? { mayWrite: options.mayWrite } : {});
+    const executor = new Executor(kube, router, this.events, logger, caches, gates, options.mayWrite);
     this.reconciler = new Reconciler({
       kube,
       router,
@@ -246,6 +240,8 @@ export class Controller {
     this.started = false;
     await this.queue?.drain(graceMs);
     this.queue = undefined;
+    // The story of what was just done, as far as it can be told before the Lease goes.
+    await this.events.flush(graceMs === 0 ? 0 : 2_000);
     this.options.metrics?.forgetCanaries();
     await Promise.all([...this.informers, this.apexServices].map((informer) => informer.stop()));
   }

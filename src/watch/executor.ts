@@ -119,7 +119,7 @@ export class Executor {
         return;
       }
       case "event":
-        await this.events.record(deployment, action.reason, action.message, action.warning);
+        this.events.record(deployment, action.reason, action.message, action.warning);
         return;
       case "runChecks":
         this.gates.startChecks(subject.key, action.checks, action.ticket, {
