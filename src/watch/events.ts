@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { CoreV1Event, V1Deployment } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { IdleWaiters } from "./idle.js";
 import type { Kube } from "./kube.js";
 
 let sequence = 0n;
@@ -36,7 +37,7 @@ export class EventRecorder {
   private readonly mayWrite: () => boolean;
   private sending = 0;
   private dropped = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly idleWaiters = new IdleWaiters();
 
   constructor(
     private readonly kube: Kube,
@@ -66,14 +67,7 @@ export class EventRecorder {
   /** Resolves once every queued event was sent (or `graceMs` passed). */
   async flush(graceMs = 5_000): Promise<void> {
     if (this.backlog === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await this.idleWaiters.wait(graceMs);
   }
 
   private pump(): void {
@@ -87,7 +81,7 @@ export class EventRecorder {
           if (this.dropped > 0)
             this.logger.warn({ dropped: this.dropped }, "events dropped while the queue was full");
           this.dropped = 0;
-          for (const resolve of this.idleWaiters.splice(0)) resolve();
+          this.idleWaiters.release();
         }
       });
     }

@@ -1,3 +1,5 @@
+import { IdleWaiters } from "./idle.js";
+
 /**
  * A keyed work queue in the manner of client-go's: handlers enqueue keys, never objects; a key is
  * processed by one worker at a time, and a key added while it is being processed runs once more
@@ -27,7 +29,7 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private running = 0;
   private stopped = false;
-  private idleWaiters: (() => void)[] = [];
+  private readonly idleWaiters = new IdleWaiters();
   /** Longest a requeue may be asked for: a delay past it is clamped (timers overflow past 2^31-1 ms). */
   static readonly MAX_DELAY_MS = 24 * 60 * 60 * 1000;
 
@@ -85,7 +87,7 @@ export class WorkQueue {
   /** Resolves when nothing is queued or running (delayed adds aside). */
   idle(): Promise<void> {
     if (this.length === 0 && this.running === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.idleWaiters.wait();
   }
 
   /**
@@ -100,14 +102,7 @@ export class WorkQueue {
     this.ready.resync.clear();
     this.dirty.clear();
     if (this.running === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await this.idleWaiters.wait(graceMs);
   }
 
   private next(): string | undefined {
@@ -127,11 +122,7 @@ export class WorkQueue {
       this.running += 1;
       void this.work(key);
     }
-    if (this.length === 0 && this.running === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (this.length === 0 && this.running === 0) this.idleWaiters.release();
   }
 
   private async work(key: string): Promise<void> {
@@ -153,10 +144,6 @@ export class WorkQueue {
     if (this.dirty.delete(key)) this.add(key);
     if (retryInMs !== undefined) this.addAfter(key, retryInMs);
     this.pump();
-    if (this.stopped && this.running === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (this.stopped && this.running === 0) this.idleWaiters.release();
   }
 }
