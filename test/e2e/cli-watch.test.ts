@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { deploymentManifest, serviceManifest } from "../fixtures/manifests.js";
 import { repoRoot, waitFor, withControlPlane } from "../harness/index.js";
-import { Journey, startCanaryCluster } from "./journey.js";
+import { Journey, startCanaryWatcher } from "./journey.js";
 
 const route = { kind: "trafficsplit", version: "v1alpha4" } as const;
 const V2 = "registry.example/web:2.0.0";
@@ -103,9 +103,7 @@ describe("serin list and serin status --watch on a cluster", () => {
 
   before(
     async () => {
-      const cluster = await startCanaryCluster(env.cp);
-      const watcher = await cluster.startWatcher();
-      await watcher.waitForLog("watcher started");
+      await startCanaryWatcher(env.cp);
 
       home = await mkdtemp(join(tmpdir(), "serin-cli-watch-"));
       const bin = join(home, "bin");

@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { deploymentManifest } from "../fixtures/manifests.js";
 import { repoRoot, withControlPlane } from "../harness/index.js";
-import { Journey, startCanaryCluster } from "./journey.js";
+import { Journey, startCanaryWatcher } from "./journey.js";
 
 const route = { kind: "trafficsplit", version: "v1alpha4" } as const;
 const V2 = "registry.example/web:2.0.0";
@@ -54,9 +54,7 @@ describe("the serin command line on a cluster", () => {
 
   before(
     async () => {
-      const cluster = await startCanaryCluster(env.cp);
-      const watcher = await cluster.startWatcher();
-      await watcher.waitForLog("watcher started");
+      await startCanaryWatcher(env.cp);
 
       // What `npm install -g` puts on the PATH: the three executables of package.json's "bin".
       home = await mkdtemp(join(tmpdir(), "serin-cli-e2e-"));

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { type V1Deployment, Watch } from "@kubernetes/client-node";
 import { withControlPlane } from "../harness/index.js";
-import { Journey, type SerinWatcher, startCanaryCluster } from "./journey.js";
+import { Journey, type SerinWatcher, startCanaryWatcher } from "./journey.js";
 
 const env = withControlPlane({ crds: ["trafficsplit-smi-upstream"] });
 const route = { kind: "trafficsplit", version: "v1alpha4" } as const;
@@ -101,9 +101,7 @@ async function podImages(journey: Journey, track: string): Promise<string[]> {
 describe("serin on the real controllers", () => {
   before(
     async () => {
-      const cluster = await startCanaryCluster(env.cp);
-      watcher = await cluster.startWatcher();
-      await watcher.waitForLog("watcher started");
+      ({ watcher } = await startCanaryWatcher(env.cp));
     },
     { timeout: 60_000 },
   );

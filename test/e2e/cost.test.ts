@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { type AuditedRequest, countRequests, readAuditLog, WRITE_VERBS } from "../harness/audit.js";
 import { withControlPlane } from "../harness/index.js";
-import { Journey, startCanaryCluster } from "./journey.js";
+import { Journey, startCanaryWatcher } from "./journey.js";
 
 const SERIN = "system:serviceaccount:serin-system:serin";
 const env = withControlPlane({ crds: ["trafficsplit-smi-upstream"], auditLog: { readsOf: [SERIN] } });
@@ -15,9 +15,7 @@ const isController = (user: string) => user.startsWith("system:serviceaccount:ku
 describe("what a canary costs the cluster", () => {
   before(
     async () => {
-      const cluster = await startCanaryCluster(env.cp);
-      const watcher = await cluster.startWatcher();
-      await watcher.waitForLog("watcher started");
+      await startCanaryWatcher(env.cp);
     },
     { timeout: 60_000 },
   );

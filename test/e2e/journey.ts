@@ -55,6 +55,14 @@ export async function startCanaryCluster(
   return { webhook, startWatcher };
 }
 
+/** `startCanaryCluster`, then one `serin watch` that has started: what most suites run against. */
+export async function startCanaryWatcher(cp: ControlPlane, watchArgs: string[] = []) {
+  const cluster = await startCanaryCluster(cp, watchArgs);
+  const watcher = await cluster.startWatcher();
+  await watcher.waitForLog("watcher started");
+  return { ...cluster, watcher };
+}
+
 /** One service owner's namespace: apply, annotate, look at what serin did. */
 export class Journey {
   private readonly objects: CustomObjectsApi;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { type CrdName, withControlPlane } from "../harness/index.js";
-import { Journey, type RouteApi, startCanaryCluster } from "./journey.js";
+import { Journey, type RouteApi, startCanaryWatcher } from "./journey.js";
 
 /** The main journeys on every traffic API serin steers, each on a cluster that serves only that API. */
 interface Flavour {
@@ -44,9 +44,7 @@ for (const flavour of flavours) {
 
     before(
       async () => {
-        const cluster = await startCanaryCluster(env.cp, flavour.watchArgs);
-        const watcher = await cluster.startWatcher();
-        await watcher.waitForLog("watcher started");
+        await startCanaryWatcher(env.cp, flavour.watchArgs);
       },
       { timeout: 60_000 },
     );

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { withControlPlane } from "../harness/index.js";
-import { Journey, startCanaryCluster } from "./journey.js";
+import { Journey, startCanaryWatcher } from "./journey.js";
 
 const env = withControlPlane({ crds: ["trafficsplit-smi-upstream"] });
 const route = { kind: "trafficsplit", version: "v1alpha4" } as const;
@@ -38,9 +38,7 @@ async function events(journey: Journey): Promise<string> {
 describe("serin touches only objects it owns", () => {
   before(
     async () => {
-      const cluster = await startCanaryCluster(env.cp);
-      const watcher = await cluster.startWatcher();
-      await watcher.waitForLog("watcher started");
+      await startCanaryWatcher(env.cp);
     },
     { timeout: 60_000 },
   );

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { readListsAndWatches } from "../harness/audit.js";
 import { withControlPlane } from "../harness/index.js";
-import { Journey, startCanaryCluster } from "./journey.js";
+import { Journey, startCanaryWatcher } from "./journey.js";
 
 const SERIN = "system:serviceaccount:serin-system:serin";
 const env = withControlPlane({ crds: ["trafficsplit-smi-upstream"], auditLog: { readsOf: [SERIN] } });
@@ -33,9 +33,7 @@ describe("what serin watches", () => {
         input: JSON.stringify({ apiVersion: "v1", kind: "List", items: [...services, split] }),
       });
       assert.equal(applied.code, 0, applied.stderr);
-      const cluster = await startCanaryCluster(env.cp);
-      const watcher = await cluster.startWatcher();
-      await watcher.waitForLog("watcher started");
+      await startCanaryWatcher(env.cp);
     },
     { timeout: 60_000 },
   );
