@@ -18,6 +18,7 @@ import { httpGet } from "./http.js";
 import {
   forgetTempDir,
   freePort,
+  type ProcessExit,
   removeOnExit,
   type ServerProcess,
   spawnServer,
@@ -35,20 +36,31 @@ export interface SerinWebhook {
    * registration, if any, stays.
    */
   stop(): Promise<void>;
+  /** SIGTERM, then how the process ended (SIGKILL after `graceMs`, which a clean shutdown never needs). */
+  terminate(graceMs?: number): Promise<ProcessExit>;
+  /** How the process ended; undefined while it runs. */
+  exited(): ProcessExit | undefined;
   /** What the process wrote so far, one line each (JSON log lines, plus anything on stderr). */
   logs(): string[];
 }
 
 export interface SerinWebhookOptions {
-  /** Extra arguments for `serin webhook`, e.g. `["--test-host", "*"]`. */
+  /** `serin webhook` (the default) or `serin run`, the webhook and the watcher in one process. */
+  command?: "webhook" | "run";
+  /** Extra arguments, e.g. `["--test-host", "*"]` (`serin run` needs `--kubeconfig`). */
   args?: readonly string[];
+  /** Resolve once `/readyz` answers 200 (the default), or once the process answers at all (`/livez`). */
+  waitFor?: "ready" | "listening";
   readyTimeoutMs?: number;
 }
 
 /** The compiled `serin` command beside this module (dist/src/cli/main.js). */
 export const serinCli = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
-/** Starts `serin webhook` on a free loopback port with a fresh cert dir; resolves once `/readyz` answers 200. */
+/**
+ * Starts `serin webhook` (or `serin run`) on a free loopback port with a fresh cert dir; resolves once
+ * `/readyz` answers 200, or `/livez` with `waitFor: "listening"`.
+ */
 export async function startSerinWebhook(
   cp: ControlPlane,
   options: SerinWebhookOptions = {},
@@ -59,6 +71,8 @@ export async function startSerinWebhook(
   const stopGuard = startOrphanGuard(dir);
   const certDir = join(dir, "certs");
   const logFile = join(dir, "webhook.log");
+  const command = options.command ?? "webhook";
+  const probe = options.waitFor === "listening" ? "/livez" : "/readyz";
 
   let webhook: ServerProcess | undefined;
   let port = 0;
@@ -68,12 +82,12 @@ export async function startSerinWebhook(
       port = await freePort();
       await rm(certDir, { recursive: true, force: true });
       webhook = spawnServer(
-        "serin webhook",
+        `serin ${command}`,
         process.execPath,
         [
           "--enable-source-maps",
           serinCli,
-          "webhook",
+          command,
           "--listen",
           `127.0.0.1:${port}`,
           "--cert-dir",
@@ -87,16 +101,16 @@ export async function startSerinWebhook(
         await waitFor(
           async () => {
             caBundle = await readFile(join(certDir, "ca.crt"), "utf8");
-            return (await httpGet(`https://127.0.0.1:${port}/readyz`, { ca: caBundle })).status === 200
+            return (await httpGet(`https://127.0.0.1:${port}${probe}`, { ca: caBundle })).status === 200
               ? true
               : undefined;
           },
-          { timeoutMs: options.readyTimeoutMs ?? 20_000, what: `serin webhook /readyz on port ${port}` },
+          { timeoutMs: options.readyTimeoutMs ?? 20_000, what: `serin ${command} ${probe} on port ${port}` },
           () => {
             const exit = current.exited();
             if (exit) {
               throw new Error(
-                `serin webhook ${exit.error ?? `exited with ${exit.signal ?? `code ${exit.code}`}`}; last lines of ${logFile}:\n${tailFile(logFile)}`,
+                `serin ${command} ${exit.error ?? `exited with ${exit.signal ?? `code ${exit.code}`}`}; last lines of ${logFile}:\n${tailFile(logFile)}`,
               );
             }
           },
@@ -135,6 +149,12 @@ export async function startSerinWebhook(
       })();
       return stopping;
     },
+    async terminate(graceMs = 30_000) {
+      await running.stop(graceMs);
+      await started.stop();
+      return running.exited() as ProcessExit;
+    },
+    exited: () => running.exited(),
   };
   cp.onStop(() => started.stop());
   return started;

@@ -12,7 +12,7 @@ import { type CanarySample, metricUpdate, type ReconcileRecord } from "./metric-
 export interface WatcherMetricsOptions {
   registry: Registry;
   version: string;
-  /** The traffic API the watcher steers, e.g. "split.smi-spec.io/v1alpha4". */
+  /** The traffic API the watcher steers, e.g. "TrafficSplit split.smi-spec.io/v1alpha4". */
   router: string;
   isLeader: () => boolean;
 }
