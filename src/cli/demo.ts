@@ -18,7 +18,11 @@ export function demoCommand(): Command {
         .default("~/.cache/serin", "~/.cache/serin"),
     )
     .action(async (flags: { stepInterval: number; keep?: boolean; cache: string }) => {
-      const { runDemo } = await import("./demo-story.js");
+      const { runDemo } = await import("./demo-story.js").catch((error: NodeJS.ErrnoException) => {
+        // serin's image holds what `serin run` needs, not the demo's local cluster (scripts/image-files.mjs).
+        if (error.code !== "ERR_MODULE_NOT_FOUND") throw error;
+        throw new Error("serin demo runs from a clone of the repository (npm run demo), not from the image");
+      });
       await runDemo({ ...flags, keep: flags.keep === true });
     });
 }

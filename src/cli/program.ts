@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { canaryCommands } from "./canary-commands.js";
 import { certsCommand } from "./certs.js";
+import { checkWebhookCommand } from "./check-webhook.js";
 import { complete, completionCommand } from "./completion.js";
 import { controllerCommands } from "./controller.js";
 import { demoCommand } from "./demo.js";
@@ -46,6 +47,7 @@ export function buildProgram(name: string, env: NodeJS.ProcessEnv): Command {
     .addHelpText("after", onCallHelp(name));
   for (const command of controllerCommands()) program.addCommand(command);
   program.addCommand(certsCommand());
+  program.addCommand(checkWebhookCommand());
   for (const command of canaryCommands(env)) program.addCommand(command);
   program.addCommand(demoCommand());
   program.addCommand(completionCommand());

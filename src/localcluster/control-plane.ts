@@ -94,6 +94,12 @@ export interface ControlPlaneOptions {
    * runs; a benchmark with a thousand Deployments raises it as large clusters do.
    */
   controllerManagerQps?: number;
+  /**
+   * Webhook and aggregated-API calls go to a Service's endpoints (a pod's address) instead of its
+   * ClusterIP, which nothing here routes (--enable-aggregator-routing): for the local kubelet's pods,
+   * which answer at their own addresses.
+   */
+  endpointRouting?: boolean;
   /** kube-apiserver --feature-gates, e.g. to serve an alpha field of the pod template. */
   featureGates?: Record<string, boolean>;
 }
@@ -252,6 +258,7 @@ async function startApiserver(
         `--service-account-issuer=${url}`,
         "--service-cluster-ip-range=10.0.0.0/16",
         "--authorization-mode=RBAC",
+        ...(options.endpointRouting ? ["--enable-aggregator-routing=true"] : []),
         "--allow-privileged=true",
         ...audit,
         ...(gates.length > 0 ? [`--feature-gates=${gates.join(",")}`] : []),

@@ -10,6 +10,13 @@ export {
   startControlPlane,
 } from "./control-plane.js";
 export { type CrdName, crdDir, installCrds } from "./crds.js";
+export { type ImageConfig, imageConfig, layOutImageFiles, serinImageConfig } from "./image.js";
+export {
+  LOCAL_KUBELET_LABEL,
+  type LocalKubelet,
+  type LocalKubeletOptions,
+  startLocalKubelet,
+} from "./kubelet.js";
 export { KWOK_NODE, UNREADY_ANNOTATION } from "./kwok.js";
 export { freePort, type WaitOptions, waitFor } from "./processes.js";
 export { repoRoot } from "./repo.js";

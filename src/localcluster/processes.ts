@@ -134,6 +134,8 @@ export interface ServerFiles {
   logFile: string;
   /** The pid is written here, for the orphan guard. */
   pidFile?: string;
+  /** The environment; default this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts a long-running server, tracked so that the test process's exit kills it. */
@@ -146,7 +148,7 @@ export function spawnServer(
   const fd = openSync(files.logFile, "a");
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { stdio: ["ignore", fd, fd] });
+    child = spawn(command, args, { stdio: ["ignore", fd, fd], ...(files.env ? { env: files.env } : {}) });
   } finally {
     closeSync(fd);
   }

@@ -10,9 +10,9 @@ import {
   ApiException,
   AppsV1Api,
   CoreV1Api,
-  type V1Deployment,
   type V1MutatingWebhookConfiguration,
 } from "@kubernetes/client-node";
+import { judgeProbeAnswer, webhookProbeDeployment } from "../cli/check-webhook.js";
 import type { ControlPlane } from "./control-plane.js";
 import { httpGet } from "./http.js";
 import {
@@ -214,22 +214,6 @@ export function webhookConfiguration(registration: WebhookRegistration): V1Mutat
   };
 }
 
-function probeDeployment(): V1Deployment {
-  const labels = { app: "serin-webhook-probe" };
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: "serin-webhook-probe", labels: { ...labels, "serin.dev/canary": "enabled" } },
-    spec: {
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: { containers: [{ name: "probe", image: "registry.invalid/probe:1" }] },
-      },
-    },
-  };
-}
-
 /**
  * Creates (or replaces) the `serin` MutatingWebhookConfiguration, then waits until the apiserver uses it:
  * the apiserver loads configurations asynchronously, so a dry-run create of a labelled Deployment is
@@ -259,12 +243,12 @@ export async function registerWebhook(cp: ControlPlane, registration: WebhookReg
     async () => {
       const created = await apps.createNamespacedDeployment({
         namespace: PROBE_NAMESPACE,
-        body: probeDeployment(),
+        body: webhookProbeDeployment(),
         dryRun: "All",
       });
-      const track = created.spec?.template.metadata?.labels?.["serin.dev/track"];
-      if (track === "stable") return true;
-      throw new Error(`dry-run Deployment came back without serin.dev/track (${track ?? "unset"})`);
+      const problem = judgeProbeAnswer(created);
+      if (problem) throw new Error(problem);
+      return true;
     },
     {
       timeoutMs: registration.timeoutMs ?? 30_000,

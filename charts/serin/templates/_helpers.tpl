@@ -10,3 +10,28 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- define "serin.serviceHost" -}}{{ include "serin.name" . }}.{{ .Release.Namespace }}.svc{{- end -}}
 {{- define "serin.certSecret" -}}{{ default (printf "%s-webhook-tls" (include "serin.name" .)) .Values.webhook.certSecret }}{{- end -}}
+{{- define "serin.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+{{- define "serin.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+{{- /* nodeSelector, tolerations and affinity, for serin's pods and the helm test pod alike. */ -}}
+{{- define "serin.placement" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
