@@ -14,8 +14,16 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
-import { writeCertificates } from "./cert-dir.js";
-import { CERT_FILES, generateCertificates } from "./certs.js";
+import { pino } from "pino";
+import { waitFor } from "../localcluster/processes.js";
+import { writeVolumeFiles } from "../localcluster/secret-volume.js";
+import {
+  loadOrCreateCertificates,
+  type ServingPair,
+  watchCertificates,
+  writeCertificates,
+} from "./cert-dir.js";
+import { CERT_FILES, type CertificateSet, generateCertificates } from "./certs.js";
 
 /** What `serin certs --out DIR` writes, over whatever DIR already holds. */
 let dir: string;
@@ -80,4 +88,76 @@ test("files are replaced whole, not rewritten in place, and no temporary file is
     await reader.close();
   }
   assert.deepEqual((await readdir(dir)).sort(), ["ca.crt", "tls.crt", "tls.key"]);
+});
+
+/** A Secret volume's files for `certs`, as the kubelet lays them out. */
+const volumeFiles = (certs: CertificateSet) => ({
+  [CERT_FILES.caCert]: certs.caCert,
+  [CERT_FILES.tlsCert]: certs.tlsCert,
+  [CERT_FILES.tlsKey]: certs.tlsKey,
+});
+
+function watchInto(pairs: ServingPair[], warnings: string[]): () => void {
+  const logger = pino(
+    { level: "warn" },
+    {
+      write(line: string) {
+        warnings.push(line);
+      },
+    },
+  );
+  return watchCertificates(dir, (pair) => pairs.push(pair), logger, 20);
+}
+
+test("a renewal written into a Secret volume (the ..data symlink swap) is served without a restart", async () => {
+  await writeVolumeFiles(dir, volumeFiles(set));
+  assert.equal((await lstat(join(dir, CERT_FILES.tlsCert))).isSymbolicLink(), true);
+  const logger = pino({ level: "silent" });
+  const first = await loadOrCreateCertificates(dir, ["serin.serin-system.svc"], logger);
+  assert.equal(first.cert, set.tlsCert, "the mounted pair is used, nothing is generated");
+
+  const pairs: ServingPair[] = [];
+  const warnings: string[] = [];
+  const stop = watchInto(pairs, warnings);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 60)); // the watcher has seen the first files
+    const renewed = generateCertificates({ names: ["serin.serin-system.svc"] });
+    await writeVolumeFiles(dir, volumeFiles(renewed));
+    await waitFor(async () => (pairs.length > 0 ? true : undefined), {
+      timeoutMs: 2_000,
+      what: "the renewed pair",
+    });
+    assert.deepEqual(pairs, [{ cert: renewed.tlsCert, key: renewed.tlsKey }]);
+    assert.deepEqual(warnings, []);
+  } finally {
+    stop();
+  }
+});
+
+test("a certificate and a key that do not belong together are never handed out; the next matching pair is", async () => {
+  await writeVolumeFiles(dir, volumeFiles(set));
+  const pairs: ServingPair[] = [];
+  const warnings: string[] = [];
+  const stop = watchInto(pairs, warnings);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // What a read between the two files of a swap sees: the new certificate with the old key.
+    const renewed = generateCertificates({ names: ["serin.serin-system.svc"] });
+    await writeVolumeFiles(dir, { ...volumeFiles(renewed), [CERT_FILES.tlsKey]: set.tlsKey });
+    await waitFor(async () => (warnings.length > 0 ? true : undefined), {
+      timeoutMs: 2_000,
+      what: "the mismatch to be noticed",
+    });
+    assert.deepEqual(pairs, []);
+    assert.match(warnings[0] ?? "", /tls\.key is not the key of tls\.crt/);
+
+    await writeVolumeFiles(dir, volumeFiles(renewed));
+    await waitFor(async () => (pairs.length > 0 ? true : undefined), {
+      timeoutMs: 2_000,
+      what: "the matching pair",
+    });
+    assert.deepEqual(pairs, [{ cert: renewed.tlsCert, key: renewed.tlsKey }]);
+  } finally {
+    stop();
+  }
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "pino";
@@ -82,8 +82,20 @@ export async function loadOrCreateCertificates(
 }
 
 /**
+ * Throws unless `pair.key` is the private key of `pair.cert`: the two files are read one after the
+ * other, and a Secret volume swapped in between gives one old and one new.
+ */
+export function assertPairMatches(pair: ServingPair): void {
+  if (!new X509Certificate(pair.cert).checkPrivateKey(createPrivateKey(pair.key))) {
+    throw new Error(`${CERT_FILES.tlsKey} is not the key of ${CERT_FILES.tlsCert}`);
+  }
+}
+
+/**
  * Calls onChange with the new pair whenever tls.crt or tls.key changes on disk (a rotated Secret, a
- * cert-manager renewal). Polls modification times: fs.watch misses Kubernetes' symlink swaps.
+ * cert-manager renewal). Polls what the names resolve to (stat follows the symlinks of a Secret
+ * volume, whose update swaps `..data` to a new folder of new files): fs.watch misses those swaps. A
+ * pair whose key does not match its certificate is not handed out; the next poll reads again.
  */
 export function watchCertificates(
   dir: string,
@@ -106,7 +118,9 @@ export function watchCertificates(
     try {
       const current = await fingerprint();
       if (last && current !== last) {
-        onChange(await readPair(dir));
+        const pair = await readPair(dir);
+        assertPairMatches(pair);
+        onChange(pair);
         logger.info({ dir }, "serving certificate reloaded");
       }
       last = current;
