@@ -16,6 +16,14 @@ export interface ControlPlaneBinaries {
   kwokStages: string;
   helm3?: string;
   helm4?: string;
+  /** cert-manager's controller and cainjector, and the folder of its CRDs; absent from an older build. */
+  certManager?: CertManagerBinaries;
+}
+
+export interface CertManagerBinaries {
+  controller: string;
+  cainjector: string;
+  crds: string;
 }
 
 export interface BuiltBinaries {
@@ -69,9 +77,17 @@ function binariesFrom(values: Map<string, string>, file: string): BuiltBinaries 
         kwokStages: required("KWOK_STAGES"),
         helm3: values.get("HELM3") || undefined,
         helm4: values.get("HELM4") || undefined,
+        ...certManagerFrom(values),
       };
     },
   };
+}
+
+function certManagerFrom(values: Map<string, string>): { certManager?: CertManagerBinaries } {
+  const controller = values.get("CERT_MANAGER_CONTROLLER");
+  const cainjector = values.get("CERT_MANAGER_CAINJECTOR");
+  const crds = values.get("CERT_MANAGER_CRDS");
+  return controller && cainjector && crds ? { certManager: { controller, cainjector, crds } } : {};
 }
 
 export async function loadBinaries(file = pathsEnvFile()): Promise<BuiltBinaries> {

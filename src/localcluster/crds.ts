@@ -35,13 +35,21 @@ interface AggregatedDiscovery {
 }
 
 /** Applies the named CRDs and resolves once each is Established and all its served versions are in discovery. */
-export async function installCrds(
+export function installCrds(cp: ControlPlane, names: readonly CrdName[], timeoutMs = 30_000): Promise<void> {
+  return installCrdFiles(
+    cp,
+    names.map((name) => join(crdDir, `${name}.yaml`)),
+    timeoutMs,
+  );
+}
+
+/** Applies CRD manifests (one CRD a file) and waits for each as `installCrds` does. */
+export async function installCrdFiles(
   cp: ControlPlane,
-  names: readonly CrdName[],
+  files: readonly string[],
   timeoutMs = 30_000,
 ): Promise<void> {
-  for (const name of names) {
-    const file = join(crdDir, `${name}.yaml`);
+  for (const file of files) {
     const manifest = parse(await readFile(file, "utf8")) as CrdManifest;
     const applied = await cp.kubectl(["apply", "--server-side", "--force-conflicts", "-f", file]);
     if (applied.code !== 0) throw new Error(`kubectl apply -f ${file} failed: ${applied.stderr.trim()}`);

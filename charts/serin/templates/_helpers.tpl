@@ -10,6 +10,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- define "serin.serviceHost" -}}{{ include "serin.name" . }}.{{ .Release.Namespace }}.svc{{- end -}}
 {{- define "serin.certSecret" -}}{{ default (printf "%s-webhook-tls" (include "serin.name" .)) .Values.webhook.certSecret }}{{- end -}}
+{{- /* The names the webhook's serving certificate is valid for, as a JSON list (either certificate mode). */ -}}
+{{- define "serin.webhookDnsNames" -}}
+{{- $host := include "serin.serviceHost" . -}}
+{{- list $host (printf "%s.cluster.local" $host) (include "serin.name" .) | toJson -}}
+{{- end -}}
 {{- define "serin.podSecurityContext" -}}
 runAsNonRoot: true
 runAsUser: 65532
