@@ -242,9 +242,11 @@ for (const major of [3, 4] as const) {
       const left = await waitFor(
         async () => {
           const all = (await json(["get", listable, "-A"])).items as Json[];
+          // The namespaces are the test's own (deleted below), not the release's.
           const ours = all.filter(
             (object) =>
-              object.metadata?.labels?.["app.kubernetes.io/name"] === "serin" ||
+              (object.kind !== "Namespace" &&
+                object.metadata?.labels?.["app.kubernetes.io/name"] === "serin") ||
               // What the namespace itself holds (its default ServiceAccount and root CA) aside.
               (object.metadata?.namespace === ns &&
                 !["ServiceAccount/default", "ConfigMap/kube-root-ca.crt"].includes(
