@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -83,6 +84,46 @@ describe("the webhook's HTTPS server", () => {
     const closedAt = await slow.closed;
     assert.ok(closedAt - started < 5_000, `closed after ${closedAt - started} ms`);
   });
+});
+
+test("a keep-alive connection ends after requestsPerConnection answers, the last saying so; the next review opens a new one", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "serin-server-"));
+  const server = await startWebhookServer({
+    listen: { host: "127.0.0.1", port: 0 },
+    certDir: dir,
+    certNames: ["localhost", "127.0.0.1"],
+    logger: pino({ level: "silent" }),
+    registry: new Registry(),
+    mutate: {},
+    limits: { requestsPerConnection: 3 },
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const ca = await readFile(join(dir, "ca.crt"), "utf8");
+    const get = () =>
+      new Promise<{ reused: boolean; connection: string | undefined }>((resolve, reject) => {
+        const req = request(
+          { host: "127.0.0.1", port: server.port, path: "/healthz", ca, servername: "localhost", agent },
+          (res) => {
+            res.resume();
+            res.once("end", () => resolve({ reused: req.reusedSocket, connection: res.headers.connection }));
+          },
+        );
+        req.once("error", reject);
+        req.end();
+      });
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await get());
+    assert.deepEqual(
+      answers.map((answer) => answer.reused),
+      [false, true, true, false],
+    );
+    assert.equal(answers[2]?.connection, "close");
+  } finally {
+    agent.destroy();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 describe("the webhook's HTTPS server shutting down", () => {

@@ -203,9 +203,17 @@ test("renewals while admission requests keep coming: none fails, and the served 
       }
     }
   };
-  const load = Promise.all([sendUntilStopped(1), sendUntilStopped(2)]);
+  const load = Promise.all([1, 2, 3].map(sendUntilStopped));
 
-  await routeService(env.cp, NS, "serin", webhook.port);
+  const routed = await routeService(env.cp, NS, "serin", webhook.port);
+  const connections = () => {
+    let count = 0;
+    for (const [address, times] of env.cp.clusterNetwork?.connects() ?? []) {
+      if (routed.includes(address)) count += times;
+    }
+    return count;
+  };
+  const newConnections: number[] = [];
   const ca = (await servingSecret())["ca.crt"];
   const serials: string[] = [await servedSerial(webhook.port, ca)];
   try {
@@ -246,17 +254,20 @@ test("renewals while admission requests keep coming: none fails, and the served 
         what: `the webhook to serve renewal ${renewal}`,
       });
       serials.push(newSerial);
-      // Keep the requests coming over the new certificate for a while.
+      // The apiserver keeps its connections while reviews keep coming; serin ends each after 200
+      // reviews, so new ones are opened, and their handshakes get the renewed certificate.
+      const connectionsAtRenewal = connections();
       const target = answered + 40;
       await waitFor(
         async () => {
-          if (answered >= target) return true;
+          if (connections() >= connectionsAtRenewal + 2 && answered >= target) return true;
           throw new Error(
-            `${answered} answered, ${failures.length} failed, last: ${failures.at(-1) ?? "none"}`,
+            `${connections() - connectionsAtRenewal} new connections, ${answered} answered, ${failures.length} failed, last: ${failures.at(-1) ?? "none"}`,
           );
         },
-        { timeoutMs: 20_000, what: "admission requests after the renewal" },
+        { timeoutMs: 60_000, what: "new apiserver connections and admission requests after the renewal" },
       );
+      newConnections.push(connections() - connectionsAtRenewal);
     }
   } finally {
     sending = false;
@@ -264,7 +275,7 @@ test("renewals while admission requests keep coming: none fails, and the served 
   }
 
   t.diagnostic(
-    `rotation: ${answered} admission requests answered across 2 renewals, ${failures.length} failed; served serials ${serials.join(" -> ")}; the Secret volume was rewritten ${mirror.writes() - 1} times`,
+    `rotation: ${answered} admission requests answered across 2 renewals, ${failures.length} failed; served serials ${serials.join(" -> ")}; apiserver connections opened after each renewal was served: ${newConnections.join(", ")}; the Secret volume was rewritten ${mirror.writes() - 1} times`,
   );
   assert.deepEqual(failures, [], "no admission request failed during the renewals");
   assert.equal(new Set(serials).size, 3, "each renewal changed the served certificate");
