@@ -242,18 +242,16 @@ for (const major of [3, 4] as const) {
       const left = await waitFor(
         async () => {
           const all = (await json(["get", listable, "-A"])).items as Json[];
-          // The namespaces are the test's own (deleted below), not the release's.
-          const ours = all.filter(
-            (object) =>
-              (object.kind !== "Namespace" &&
-                object.metadata?.labels?.["app.kubernetes.io/name"] === "serin") ||
-              // What the namespace itself holds (its default ServiceAccount and root CA) aside.
-              (object.metadata?.namespace === ns &&
-                !["ServiceAccount/default", "ConfigMap/kube-root-ca.crt"].includes(
-                  `${object.kind}/${object.metadata.name}`,
-                )) ||
-              /^serin(-|$)/.test(object.metadata?.name ?? ""),
-          );
+          const namespaceOwn = ["ServiceAccount/default", "ConfigMap/kube-root-ca.crt"];
+          const ours = all.filter((object) => {
+            // The namespaces are the test's own (deleted below), not the release's.
+            if (object.kind === "Namespace") return false;
+            const name: string = object.metadata?.name ?? "";
+            if (object.metadata?.labels?.["app.kubernetes.io/name"] === "serin") return true;
+            if (/^serin(-|$)/.test(name)) return true;
+            // What every namespace holds (its default ServiceAccount and root CA) aside.
+            return object.metadata?.namespace === ns && !namespaceOwn.includes(`${object.kind}/${name}`);
+          });
           if (ours.length > 0)
             throw new Error(
               ours
