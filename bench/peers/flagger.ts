@@ -1,0 +1,114 @@
+// Flagger in the comparison: cmd/flagger with -mesh-provider=linkerd, which drives an SMI TrafficSplit
+// (v1alpha1) named after the apex Service between `<name>-primary` and `<name>-canary`. Each app is the
+// service owner's Deployment plus a Canary; Flagger makes `<name>-primary` and runs the app there.
+import { deploymentManifest, serviceManifest } from "../../test/fixtures/manifests.js";
+import type { PeerBinary } from "./binaries.js";
+import type { AppState, Contender } from "./contender.js";
+import { grantClusterAdmin, startPeerProcess } from "./peer-process.js";
+
+const JSON_PATCH = "application/json-patch+json";
+
+interface CanaryObject {
+  status?: { phase?: string };
+}
+
+export function flagger(peer: PeerBinary): Contender {
+  const account = { namespace: "flagger-system", name: "flagger" };
+  return {
+    id: "flagger",
+    title: "Flagger",
+    version: `v${peer.version.replace(/^v/, "")}`,
+    concurrency: { flag: "-threadiness", default: 2 },
+    serviceAccount: account,
+    settings:
+      "`-mesh-provider=linkerd -log-level=info` (its chart's log level; the binary's own default is debug), " +
+      "every other flag at its default (`-kubeconfig-qps=100 -kubeconfig-burst=250 -control-loop-interval=10s`)",
+    async install(cp) {
+      const applied = await cp.kubectl(["apply", "--server-side", "-f", `${peer.crds}/crd.yaml`]);
+      if (applied.code !== 0) throw new Error(`Flagger's CRDs: ${applied.stderr.trim()}`);
+    },
+    async start(cp, options) {
+      const kubeconfig = await grantClusterAdmin(cp, account);
+      return startPeerProcess(
+        cp,
+        "flagger",
+        peer.binary,
+        ([port]) => [
+          `-kubeconfig=${kubeconfig}`,
+          "-mesh-provider=linkerd",
+          "-log-level=info",
+          `-port=${port}`,
+          ...(options.concurrency === undefined ? [] : [`-threadiness=${options.concurrency}`]),
+        ],
+        options.logFile,
+        /Started operator workers/,
+      );
+    },
+    namespaceObjects: () => [],
+    appObjects(app, spec) {
+      const webhooks = [
+        {
+          name: "gate",
+          type: "rollout",
+          url: spec.gate.url("gate", app.namespace, app.name),
+          timeout: "10s",
+        },
+        ...(spec.holdAtFirstStep
+          ? [
+              {
+                name: "hold",
+                type: "confirm-traffic-increase",
+                url: spec.gate.url("hold", app.namespace, app.name),
+                timeout: "10s",
+              },
+            ]
+          : []),
+      ];
+      return [
+        JSON.parse(serviceManifest(app.name, app.namespace)),
+        JSON.parse(deploymentManifest({ ...app, enabled: false, replicas: 1, image: spec.image })),
+        {
+          apiVersion: "flagger.app/v1beta1",
+          kind: "Canary",
+          metadata: { name: app.name, namespace: app.namespace },
+          spec: {
+            targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: app.name },
+            service: { port: 80, targetPort: 8080 },
+            analysis: {
+              interval: `${spec.stepSeconds}s`,
+              // Required; 1 rolls back at the first failed gate, as serin and Argo Rollouts do.
+              threshold: 1,
+              stepWeights: [...spec.steps],
+              webhooks,
+            },
+          },
+        },
+      ];
+    },
+    ship: (app, image) => ({
+      method: "PATCH",
+      path: `/apis/apps/v1/namespaces/${app.namespace}/deployments/${app.name}`,
+      body: [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: image }],
+      contentType: JSON_PATCH,
+    }),
+    backends: (app) => ({ stableService: `${app.name}-primary`, canaryService: `${app.name}-canary` }),
+    stateWatch: { path: "/apis/flagger.app/v1beta1/canaries" },
+    state(object): AppState {
+      const phase = (object as CanaryObject).status?.phase;
+      if (phase === "Initialized") return "ready";
+      if (phase === "Succeeded") return "promoted";
+      if (phase === "Failed") return "failed";
+      return phase ? "progressing" : "other";
+    },
+    async triggerRollback(app, { gate }) {
+      // Flagger has no abort command: its gate failing is how a canary is stopped.
+      gate.failing.add(`${app.namespace}/${app.name}`);
+    },
+    async rearm(app, trial, { raw, gate }) {
+      gate.failing.delete(`${app.namespace}/${app.name}`);
+      // A rolled-back revision stays rolled back: only a new one starts another canary.
+      const write = this.ship(app, `registry.example/web:3.0.${trial}`);
+      await raw.send(write.method, write.path, write.body, write.contentType);
+    },
+  };
+}
