@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { packageVersion } from "../version.js";
 import { canaryCommands } from "./canary-commands.js";
 import { certsCommand } from "./certs.js";
 import { checkWebhookCommand } from "./check-webhook.js";
@@ -10,10 +10,7 @@ import { CliError, ExitCode } from "./exit.js";
 
 /** "serin 0.1.0 (Node v20.11.1)": package.json's version and the Node running it. */
 export function versionText(): string {
-  const manifest = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
-  return `serin ${manifest.version} (Node ${process.version})`;
+  return `serin ${packageVersion()} (Node ${process.version})`;
 }
 
 /** What `serin --help` ends with: enough to act on a canary without reading further. */
