@@ -66,7 +66,7 @@ export class WatcherMetrics {
         this.reset();
         const perNamespace = new Map<string, number>();
         for (const key of samples.keys()) {
-          const namespace = key.slice(0, key.indexOf("/"));
+          const { namespace } = canaryOf(key);
           perNamespace.set(namespace, (perNamespace.get(namespace) ?? 0) + 1);
         }
         for (const [namespace, count] of perNamespace) this.set({ namespace }, count);
