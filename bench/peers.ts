@@ -69,6 +69,7 @@ const idleSeconds = positiveInteger("idle-seconds", options["idle-seconds"], 5, 
 const stallSeconds = positiveInteger("stall-seconds", options["stall-seconds"], 60, 7_200);
 const writers = positiveInteger("writers", options.writers, 1, 256);
 const resultsFile = options.results;
+const failures: string[] = [];
 
 if (!options["report-only"]) {
   const needPeers = ids.some((id) => id !== "serin");
@@ -79,12 +80,25 @@ if (!options["report-only"]) {
     return id === "flagger" ? flagger(peers.flagger) : argoRollouts(peers.argoRollouts);
   });
   const gate = await startGate();
+  // A run that breaks (a process that would not start, an apiserver that fell over) is reported and
+  // skipped: the others still run, and the command exits non-zero at the end.
+  const failed = (error: unknown) => {
+    failures.push((error as Error).message);
+    log(`FAILED: ${(error as Error).message}`);
+    return undefined;
+  };
   try {
     if (trials > 0) {
       for (const contender of contenders) {
         log(`${contender.title}: ${warmup} + ${trials} rollback trials`);
-        const result = await runRollback(contender, { trials, warmup, stepSeconds: STEP_SECONDS, gate, log });
-        await appendResult(resultsFile, result);
+        const result = await runRollback(contender, {
+          trials,
+          warmup,
+          stepSeconds: STEP_SECONDS,
+          gate,
+          log,
+        }).catch(failed);
+        if (result) await appendResult(resultsFile, result);
       }
     }
     // Each controller at its default worker count, and the peers again at the raised counts.
@@ -120,7 +134,8 @@ if (!options["report-only"]) {
           writers,
           gate,
           log,
-        });
+        }).catch(failed);
+        if (!result) continue;
         await appendResult(resultsFile, result);
         if (result.stalled) stalledAt.set(setting, n);
         log(
@@ -146,3 +161,7 @@ process.stdout.write(
     scaleTables(scale),
   ].join("\n"),
 );
+if (failures.length > 0) {
+  process.stderr.write(`${failures.length} runs failed:\n${failures.map((f) => `- ${f}`).join("\n")}\n`);
+  process.exitCode = 1;
+}

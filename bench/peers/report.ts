@@ -49,6 +49,8 @@ function table(
       const cells = cols.map((column) => {
         const result = column.byApps.get(n);
         if (!result) return "not run";
+        if (result.stalledIn === "setup")
+          return `stalled in set-up (${result.readyBeforeShip}/${result.apps} ready in ${result.stallSeconds} s)`;
         const text = cell(result);
         return result.stalled ? `${text} (stalled: ${result.promoted}/${result.apps} promoted)` : text;
       });

@@ -21,6 +21,10 @@ interface RunIdentity {
 export interface ScaleResult extends RunIdentity {
   kind: "scale";
   apps: number;
+  /** Apps that reached their starting state (all of them, unless the run stalled in set-up). */
+  readyBeforeShip: number;
+  /** Where a stalled run stalled: bringing the N apps up, or promoting them. */
+  stalledIn?: "setup" | "canaries";
   promoted: number;
   failed: number;
   /** Not all apps promoted within `stallSeconds` of the ship. */

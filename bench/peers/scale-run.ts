@@ -122,12 +122,16 @@ export async function runScale(contender: Contender, options: ScaleOptions): Pro
     await inParallel(apps, options.writers, (app) => createObjects(raw, contender.appObjects(app, spec), 1));
     const keys = apps.map(appKey);
     const count = (state: string) => keys.filter((key) => observer.state(key) === state).length;
-    const setupLimitMs = Math.max(300_000, n * 1_000);
-    await observer
-      .when(() => count("ready") === n, `all ${n} apps ready`, setupLimitMs)
-      .catch((error) => {
-        throw new Error(`${(error as Error).message} (${count("ready")} ready)`);
-      });
+    // Setting the apps up is bounded like the canaries: a controller that cannot bring N apps to their
+    // starting state within the stall bound has stalled at N.
+    const setupReady = await observer
+      .when(() => count("ready") === n, `all ${n} apps ready`, options.stallSeconds * 1000)
+      .then(() => true)
+      .catch(() => false);
+    if (!setupReady) {
+      log(`${contender.title}: stalled in set-up, ${count("ready")} of ${n} apps ready`);
+      return setupStalled(contender, options, { date, loadStart, ready: count("ready") });
+    }
     log(`${contender.title}: ${n} apps ready after ${((wallNow() - setupStart) / 1000).toFixed(1)} s`);
 
     // Let the set-up's follow-up work finish: wait until the controller's request rate over 5 s
@@ -224,9 +228,11 @@ export async function runScale(contender: Contender, options: ScaleOptions): Pro
       date,
       loadavg: { start: loadStart, end: loadEnd },
       apps: n,
+      readyBeforeShip: n,
       promoted,
       failed,
       stalled: promoted < n,
+      ...(promoted < n ? { stalledIn: "canaries" as const } : {}),
       stallSeconds: options.stallSeconds,
       skewMs: summarize(skews),
       firstStepMs: summarize(firstSteps),
@@ -265,4 +271,51 @@ export async function runScale(contender: Contender, options: ScaleOptions): Pro
     observer.stop();
     await cp.stop();
   }
+}
+
+/** The result of a run whose apps never all reached their starting state: nothing else was measured. */
+function setupStalled(
+  contender: Contender,
+  options: ScaleOptions,
+  run: { date: string; loadStart: number[]; ready: number },
+): ScaleResult {
+  const none = summarize([]);
+  return {
+    kind: "scale",
+    controller: contender.id,
+    title: contender.title,
+    version: contender.version,
+    concurrency: options.concurrency ?? contender.concurrency.default,
+    concurrencyFlag: contender.concurrency.flag,
+    defaultConcurrency: options.concurrency === undefined,
+    settings: contender.settings,
+    date: run.date,
+    loadavg: { start: run.loadStart, end: loadavg() },
+    apps: options.apps,
+    readyBeforeShip: run.ready,
+    stalledIn: "setup",
+    promoted: 0,
+    failed: 0,
+    stalled: true,
+    stallSeconds: options.stallSeconds,
+    skewMs: none,
+    firstStepMs: none,
+    lifetimeMs: none,
+    allPromotedSeconds: null,
+    completeSequences: 0,
+    requests: {
+      windowSeconds: Number.NaN,
+      inFlight: Number.NaN,
+      idlePerSecond: Number.NaN,
+      perStepPerApp: Number.NaN,
+      rawPerStepPerApp: Number.NaN,
+      idlePerAppPerMinute: Number.NaN,
+      rejected: 0,
+      clusterPerStepPerApp: Number.NaN,
+    },
+    cpu: { inFlightSeconds: Number.NaN, idleCoreShare: Number.NaN, inFlightCoreShare: Number.NaN },
+    rssMiB: { idle: Number.NaN, peak: Number.NaN },
+    gateCallsPerApp: 0,
+    watchRestarts: 0,
+  };
 }

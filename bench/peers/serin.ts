@@ -35,12 +35,15 @@ interface Labelled {
   spec?: { template?: { spec?: { containers?: { image?: string }[] } } };
 }
 
-/** The commit the benchmark runs (serin is this repository's build), or "working tree" outside git. */
+/** The commit the benchmark runs (serin is this repository's build), marked when src/ has local changes. */
 function commit(): string {
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", repoRoot, ...args], { encoding: "utf8" }).trim();
   try {
-    return execFileSync("git", ["-C", repoRoot, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const changed = git("status", "--porcelain", "--untracked-files=no", "--", "src") !== "";
+    return `${git("rev-parse", "--short", "HEAD")}${changed ? "+local changes" : ""}`;
   } catch {
-    return "working tree";
+    return "outside git";
   }
 }
 
