@@ -199,8 +199,13 @@ export class Controller {
     this.stopping = false;
     // Caches first: a reconcile that read a cache not yet listed would take a split for deleted (and
     // abort its canary) or a canary for missing. No work is queued until all have listed once.
-    for (const informer of this.informers) await informer.start();
-    await this.cachesSynced();
+    // All at once, and not awaited one by one: a list that hangs is bounded by the sync timeout too.
+    let failed: Error | undefined;
+    for (const informer of this.informers)
+      informer.start().catch((error: unknown) => {
+        failed ??= error instanceof Error ? error : new Error(String(error));
+      });
+    await this.cachesSynced(() => failed);
     if (this.stopping) return;
     const queue = new WorkQueue(
       async (key) => this.reconciler.reconcile(key),
@@ -246,13 +251,18 @@ export class Controller {
     await Promise.all([...this.informers, this.apexServices].map((informer) => informer.stop()));
   }
 
-  /** Resolves once every informer has listed (or the controller is stopping); throws past the timeout. */
-  private async cachesSynced(): Promise<void> {
+  /**
+   * Resolves once every informer has listed (or the controller is stopping); throws past the timeout,
+   * or when an informer could not start at all.
+   */
+  private async cachesSynced(failed: () => Error | undefined): Promise<void> {
     const { cacheSyncTimeoutMs, logger } = this.options;
     const deadline = Date.now() + cacheSyncTimeoutMs;
     let waiting = this.informers.flatMap((informer) => informer.unsynced());
     if (waiting.length > 0) logger.info({ informers: waiting }, "waiting for the caches to fill");
     while (waiting.length > 0 && !this.stopping) {
+      const failure = failed();
+      if (failure) throw failure;
       if (Date.now() >= deadline) {
         throw new Error(
           `the caches did not fill within ${formatDuration(cacheSyncTimeoutMs)}: ${waiting.join(", ")} could not be listed (see the "watch failed; restarting" warnings for why)`,
