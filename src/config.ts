@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { parseDuration } from "./contract/duration.js";
 import type { RouterChoice } from "./routers/factory.js";
 
 /** Start-up configuration, parsed once from the command line; nothing else reads process.env. */
@@ -81,6 +82,15 @@ export function parseDurationFlag(parse: (text: string) => number | undefined) {
     return ms;
   };
 }
+
+/** Prometheus' scrape interval of the proxies: what each check's window adds to the analysis interval. */
+export function parseScrapeInterval(text: string, flag: string): number {
+  const ms = parseDurationFlag(parseDuration)(text, flag);
+  if (ms > MAX_SCRAPE_INTERVAL_MS) throw new ConfigError(`${flag} "${text}" is longer than 1h`);
+  return ms;
+}
+
+const MAX_SCRAPE_INTERVAL_MS = 3_600_000;
 
 export function parsePositiveInt(text: string, flag: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1)

@@ -1,4 +1,4 @@
-/** The one Prometheus call serin makes: an instant query whose answer is a single number, or none. */
+/** The Prometheus calls serin makes: instant queries, answered with one number or a vector by a label. */
 export class PrometheusClient {
   constructor(
     private readonly url: URL,
@@ -7,6 +7,19 @@ export class PrometheusClient {
 
   /** The value of a query that yields one sample; undefined for an empty result. */
   async query(promql: string): Promise<number | undefined> {
+    return numberIn(await this.instant(promql));
+  }
+
+  /** Each sample of a query's instant vector by the value of one of its labels (e.g. `le`). */
+  async queryByLabel(promql: string, label: string): Promise<Map<string, number>> {
+    const data = await this.instant(promql);
+    if (data.resultType !== "vector")
+      throw new Error(`the query returned a ${data.resultType}, not a vector`);
+    const samples = data.result as { metric: Record<string, string>; value: [number, string] }[];
+    return new Map(samples.map((sample) => [sample.metric[label] ?? "", Number(sample.value[1])]));
+  }
+
+  private async instant(promql: string): Promise<PrometheusAnswer["data"]> {
     const endpoint = new URL("api/v1/query", this.url.href.endsWith("/") ? this.url : `${this.url.href}/`);
     const response = await fetch(endpoint, {
       method: "POST",
@@ -18,7 +31,7 @@ export class PrometheusClient {
     if (!response.ok || body?.status !== "success") {
       throw new Error(`Prometheus answered ${response.status}: ${body?.error ?? "no error message"}`);
     }
-    return numberIn(body.data);
+    return body.data;
   }
 }
 

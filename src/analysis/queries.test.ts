@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseAnalysis } from "../contract/analysis.js";
-import { builtinQuery, judge, queryFor, renderTemplate } from "./queries.js";
+import {
+  analysisWindowMs,
+  builtinQuery,
+  evidenceQueries,
+  judge,
+  promqlDuration,
+  queryFor,
+  renderTemplate,
+} from "./queries.js";
 
 const scope = { namespace: "shop", deployment: "web-canary", service: "web", windowMs: 30_000 };
 
@@ -14,7 +22,7 @@ function checks(text: string) {
 test("the built-ins read Linkerd's inbound proxy metrics of the canary Deployment", () => {
   assert.equal(
     builtinQuery("success-rate", scope),
-    '100 * sum(rate(response_total{namespace="shop",deployment="web-canary",direction="inbound",classification!="failure"}[30s]))' +
+    '100 * (sum(rate(response_total{namespace="shop",deployment="web-canary",direction="inbound",classification!="failure"}[30s])) or vector(0))' +
       ' / sum(rate(response_total{namespace="shop",deployment="web-canary",direction="inbound"}[30s]))',
   );
   assert.equal(
@@ -55,4 +63,28 @@ test("values are judged against thresholds; no data is inconclusive, not a failu
   );
   assert.equal(judge(rate as never, undefined).result, "inconclusive");
   assert.equal(judge(rate as never, Number.NaN).result, "inconclusive");
+});
+
+test("the counts a failing built-in is weighed on: requests and failures, or the buckets by le", () => {
+  assert.deepEqual(evidenceQueries("success-rate", scope), {
+    requests:
+      'sum(increase(response_total{namespace="shop",deployment="web-canary",direction="inbound"}[30s]))',
+    failed:
+      'sum(increase(response_total{namespace="shop",deployment="web-canary",direction="inbound",classification="failure"}[30s]))',
+  });
+  assert.deepEqual(evidenceQueries("latency-p99", scope), {
+    buckets:
+      'sum by (le) (increase(response_latency_ms_bucket{namespace="shop",deployment="web-canary",direction="inbound"}[30s]))',
+  });
+  assert.equal(evidenceQueries("error-budget", scope), undefined);
+});
+
+test("a check's window is its interval plus one scrape interval, written as PromQL accepts it", () => {
+  assert.equal(analysisWindowMs(15_000, 10_000), 25_000);
+  assert.equal(analysisWindowMs(2_000, 500), 2_500);
+  assert.equal(promqlDuration(25_000), "25s");
+  assert.equal(promqlDuration(2_500), "2s500ms", "PromQL refuses 2.5s");
+  assert.equal(promqlDuration(90_000), "1m30s");
+  assert.equal(promqlDuration(3_600_000 + 1), "1h1ms");
+  assert.equal(builtinQuery("latency-p99", { ...scope, windowMs: 2_500 })?.includes("[2s500ms]"), true);
 });

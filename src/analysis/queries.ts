@@ -1,23 +1,52 @@
 import type { MetricCheck } from "../contract/analysis.js";
-import { formatDuration } from "../contract/duration.js";
 
 /**
  * The PromQL behind each check. Built-ins read Linkerd's proxy metrics of the canary Deployment;
  * platform teams add named templates. Pure: text in, text out.
  */
 
+/**
+ * The range each check takes rate() and increase() over: its analysis interval plus one scrape
+ * interval. rate() needs two samples of a series; with the extra scrape interval each check's window
+ * holds the sample taken just before its interval began, so every increase between two scrapes is
+ * judged by exactly one check: consecutive checks weigh separate evidence, and none is skipped.
+ */
+export function analysisWindowMs(analysisIntervalMs: number, scrapeIntervalMs: number): number {
+  return analysisIntervalMs + scrapeIntervalMs;
+}
+
 export interface QueryScope {
   namespace: string;
   /** The canary Deployment, `<name>-canary`: Linkerd labels its proxies' metrics with it. */
   deployment: string;
   service: string;
-  /** The range of rate(): the analysis interval, or the controller's minimum window if longer. */
+  /** The range of rate() and increase(): see analysisWindowMs. */
   windowMs: number;
 }
 
 export type MetricTemplates = ReadonlyMap<string, string>;
 
 export const BUILTIN_CHECKS = ["success-rate", "latency-p99"] as const;
+
+/**
+ * A range as PromQL writes it: whole units only (`2s500ms`, never `2.5s`, which Prometheus refuses).
+ * Rounded to the millisecond.
+ */
+export function promqlDuration(ms: number): string {
+  let left = Math.max(1, Math.round(ms));
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1_000],
+    ["ms", 1],
+  ] as const) {
+    const whole = Math.floor(left / size);
+    if (whole > 0) parts.push(`${whole}${unit}`);
+    left -= whole * size;
+  }
+  return parts.join("");
+}
 
 /** Label values are quoted for PromQL: a backslash or a quote in a name cannot break out. */
 const quote = (value: string) => JSON.stringify(value);
@@ -27,15 +56,39 @@ function selector(scope: QueryScope, extra = ""): string {
 }
 
 export function builtinQuery(name: string, scope: QueryScope): string | undefined {
-  const window = formatDuration(scope.windowMs);
+  const window = promqlDuration(scope.windowMs);
   switch (name) {
     case "success-rate":
+      // A proxy exports no success series until it has seen a success: a canary failing every request
+      // has none, and the numerator must then be 0, not missing (which would read as "no data").
       return (
-        `100 * sum(rate(response_total${selector(scope, ',classification!="failure"')}[${window}]))` +
+        `100 * (sum(rate(response_total${selector(scope, ',classification!="failure"')}[${window}])) or vector(0))` +
         ` / sum(rate(response_total${selector(scope)}[${window}]))`
       );
     case "latency-p99":
       return `histogram_quantile(0.99, sum by (le) (rate(response_latency_ms_bucket${selector(scope)}[${window}])))`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The counts a failing built-in check is judged on (see evidence.ts): for success-rate the requests and
+ * the failed ones in the window; for latency-p99 the histogram's buckets by `le`.
+ */
+export function evidenceQueries(
+  name: string,
+  scope: QueryScope,
+): { requests: string; failed: string } | { buckets: string } | undefined {
+  const window = promqlDuration(scope.windowMs);
+  switch (name) {
+    case "success-rate":
+      return {
+        requests: `sum(increase(response_total${selector(scope)}[${window}]))`,
+        failed: `sum(increase(response_total${selector(scope, ',classification="failure"')}[${window}]))`,
+      };
+    case "latency-p99":
+      return { buckets: `sum by (le) (increase(response_latency_ms_bucket${selector(scope)}[${window}]))` };
     default:
       return undefined;
   }
@@ -47,7 +100,7 @@ export function renderTemplate(template: string, scope: QueryScope): string {
     namespace: scope.namespace,
     deployment: scope.deployment,
     service: scope.service,
-    interval: formatDuration(scope.windowMs),
+    interval: promqlDuration(scope.windowMs),
   };
   return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, name: string) => values[name] ?? whole);
 }

@@ -65,7 +65,7 @@ export async function runParts(parts: Part[], flags: ControllerFlags): Promise<v
         gates: {
           prometheus: new PrometheusClient(flags.prometheusUrl),
           templates,
-          metricsWindowMs: flags.metricsWindow,
+          scrapeIntervalMs: flags.scrapeInterval,
           testUrlPolicy,
         },
         workers: flags.workers,

@@ -10,6 +10,7 @@ import {
   parseNamespaceName,
   parsePositiveInt,
   parseRouter,
+  parseScrapeInterval,
   parseUrl,
   ROUTER_FLAG_NAMES,
 } from "../config.js";
@@ -24,7 +25,7 @@ export interface ControllerFlags {
   certDns: string[];
   testHost: string[];
   metricTemplate: [string, string][];
-  metricsWindow: number;
+  scrapeInterval: number;
   prometheusUrl: URL;
   router: RouterChoice;
   leaderElect?: boolean;
@@ -104,10 +105,11 @@ function command(name: string, description: string, parts: Part[]): Command {
         ),
       )
       .addOption(
-        durationOption(
-          "--metrics-window <duration>",
-          "shortest range the metric queries take rate() over",
-          "1m",
+        parsedOption(
+          "--scrape-interval <duration>",
+          "how often Prometheus scrapes the proxies; each check's window is the analysis interval plus this",
+          parseScrapeInterval,
+          "10s",
         ),
       )
       .addOption(

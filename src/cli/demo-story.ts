@@ -124,7 +124,7 @@ export async function runDemo(options: {
     const webhook = await cluster.startSerinWebhook(cp);
     await cluster.registerWebhook(cp, { port: webhook.port, caBundle: webhook.caBundle });
     const watcher = await cluster.startSerinWatcher(cp, {
-      args: prometheus ? ["--prometheus-url", prometheus.url, "--metrics-window", "2s"] : [],
+      args: prometheus ? ["--prometheus-url", prometheus.url, "--scrape-interval", "500ms"] : [],
     });
     await watcher.waitForLog("watcher started");
 

@@ -34,7 +34,7 @@ test("help prints defaults as they are written: addresses, durations, URLs", () 
   const help = run?.helpInformation().replace(/\s+/g, " ") ?? "";
   for (const shown of [
     "(default: 0.0.0.0:8443)",
-    "(default: 1m)",
+    "(default: 10s)",
     "(default: 15s)",
     "(default: http://prometheus.linkerd-viz.svc:9090)",
     "(default: auto)",

@@ -1,10 +1,20 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { BackendNames } from "../routers/route-object.js";
+import type { Weights } from "../routers/router.js";
+import { keepWatching } from "./keep-watching.js";
+import type { Behaviour } from "./proxy-counters.js";
+import { type Draws, evenDraws, noisyDraws } from "./sampling.js";
+import { type AppHistory, type RoutedApp, TrafficModel } from "./traffic-model.js";
 
 /**
- * Metrics shaped like the Linkerd proxy's (`response_total`, `response_latency_ms_bucket`, with the
- * labels Linkerd puts on them), for a real Prometheus to scrape. No mesh runs here: a test or the demo
- * says how much traffic a Deployment serves and how well, and the counters grow accordingly over time.
+ * Metrics shaped exactly like the Linkerd proxy's (`request_total`, `response_total`,
+ * `response_latency_ms`, with the labels a proxy and linkerd-viz's scrape put on them), served for a
+ * real Prometheus to scrape. The traffic behind them is MODELLED: no mesh, no proxy and no client run
+ * here (see traffic-model.ts). An app's requests follow the weights of its traffic split, read from a
+ * WATCH, so moving a weight moves the traffic at once, as a mesh would; a test may also give one
+ * Deployment a fixed rate of its own.
  */
 export interface Traffic {
   requestsPerSecond: number;
@@ -14,86 +24,122 @@ export interface Traffic {
   latencyMs: number;
 }
 
+/** A kind of split to follow: its collection's path for a WATCH, and how to read its two weights. */
+export interface RouteWatch {
+  /** e.g. `/apis/split.smi-spec.io/v1alpha4/trafficsplits` (every namespace). */
+  path: string;
+  read(object: unknown, names: BackendNames): Weights;
+}
+
+export interface LinkerdMetricsOptions {
+  /** Where the splits are watched; needed for apps (not for fixed-rate Deployments). */
+  kubeConfig?: KubeConfig;
+  routes?: readonly RouteWatch[];
+  /** Poisson arrivals and random outcomes from this seed; without it the traffic is even and exact. */
+  seed?: number;
+  clock?: () => number;
+}
+
 export interface LinkerdMetrics {
   /** host:port for Prometheus' static_configs. */
   target: string;
+  /** One Deployment served at a fixed rate, whatever any split says. */
   setTraffic(namespace: string, deployment: string, traffic: Traffic): void;
+  /** An app whose traffic follows its split from now on. */
+  addApp(app: RoutedApp): void;
+  setBehaviour(namespace: string, deployment: string, behaviour: Behaviour): void;
+  removeApp(namespace: string, service: string): void;
+  history(namespace: string, service: string): AppHistory | undefined;
+  /** Route objects received on the WATCHes so far (to tell a quiet model from a deaf one). */
+  routeEvents(): number;
   stop(): Promise<void>;
 }
 
-// Linkerd's latency histogram buckets, in milliseconds.
-const BUCKETS = [
-  1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1_000, 2_000, 3_000, 4_000, 5_000, 10_000,
-];
+/** A constant latency, in the model's terms. */
+export const constantLatency = (ms: number) => ({ medianMs: ms, p99Ms: ms });
 
-interface Series {
-  traffic: Traffic;
-  since: number;
-  success: number;
-  failure: number;
-  latencySum: number;
-  /** Count of responses per bucket index (the first bucket whose bound they fit under). */
-  byBucket: number[];
+interface Meta {
+  metadata?: { name?: string; namespace?: string };
 }
 
-export async function startLinkerdMetrics(): Promise<LinkerdMetrics> {
-  const series = new Map<string, Series>();
-
-  /** Brings a series' counters up to now at its current rate. */
-  const advance = (entry: Series, now: number) => {
-    const requests = (entry.traffic.requestsPerSecond * (now - entry.since)) / 1000;
-    entry.since = now;
-    entry.success += requests * entry.traffic.successRatio;
-    entry.failure += requests * (1 - entry.traffic.successRatio);
-    entry.latencySum += requests * entry.traffic.latencyMs;
-    const bucket = BUCKETS.findIndex((bound) => entry.traffic.latencyMs <= bound);
-    const index = bucket === -1 ? BUCKETS.length : bucket;
-    entry.byBucket[index] = (entry.byBucket[index] ?? 0) + requests;
+export async function startLinkerdMetrics(options: LinkerdMetricsOptions = {}): Promise<LinkerdMetrics> {
+  const clock = options.clock ?? Date.now;
+  const { seed } = options;
+  let drawn = 0;
+  const drawsFor = (): Draws => {
+    drawn += 1;
+    return seed === undefined ? evenDraws() : noisyDraws(seed * 1_000_003 + drawn);
   };
+  const model = new TrafficModel(drawsFor);
+  /** The latest route object seen per namespace/name, for apps added after their split. */
+  const latest = new Map<string, { watch: RouteWatch; object: unknown }>();
+  let events = 0;
 
-  const exposition = () => {
-    const now = Date.now();
-    const lines = ["# TYPE response_total counter", "# TYPE response_latency_ms histogram"];
-    for (const [key, entry] of series) {
-      advance(entry, now);
-      const [namespace, deployment] = key.split("/");
-      const labels = `direction="inbound",namespace="${namespace}",deployment="${deployment}",pod="${deployment}-0",tls="true"`;
-      lines.push(`response_total{${labels},classification="success",status_code="200"} ${entry.success}`);
-      lines.push(`response_total{${labels},classification="failure",status_code="500"} ${entry.failure}`);
-      let cumulative = 0;
-      for (const [index, bound] of [...BUCKETS, Number.POSITIVE_INFINITY].entries()) {
-        cumulative += entry.byBucket[index] ?? 0;
-        lines.push(
-          `response_latency_ms_bucket{${labels},le="${bound === Number.POSITIVE_INFINITY ? "+Inf" : bound}"} ${cumulative}`,
-        );
-      }
-      lines.push(`response_latency_ms_sum{${labels}} ${entry.latencySum}`);
-      lines.push(`response_latency_ms_count{${labels}} ${cumulative}`);
+  const apply = (watch: RouteWatch, object: unknown, deleted: boolean) => {
+    const { namespace = "", name = "" } = (object as Meta).metadata ?? {};
+    const app = model.app(namespace, name);
+    if (!app) return;
+    const names = { stableService: app.stable.backend, canaryService: app.canary.backend };
+    let weights: Weights | undefined;
+    try {
+      weights = deleted ? undefined : watch.read(object, names);
+    } catch {
+      // A split nobody could read routes nothing new: the traffic stays where it was.
+      return;
     }
-    return `${lines.join("\n")}\n`;
+    model.setWeights(namespace, name, weights, clock());
   };
+
+  const stops: (() => void)[] = [];
+  if ((options.routes?.length ?? 0) > 0) {
+    if (!options.kubeConfig) throw new Error("startLinkerdMetrics: routes need a kubeConfig to watch them");
+    for (const route of options.routes ?? []) {
+      stops.push(
+        await keepWatching(options.kubeConfig, route.path, {}, (type, object) => {
+          events += 1;
+          const { namespace = "", name = "" } = (object as Meta).metadata ?? {};
+          const where = `${namespace}/${name}`;
+          if (type === "DELETED") latest.delete(where);
+          else latest.set(where, { watch: route, object });
+          apply(route, object, type === "DELETED");
+        }),
+      );
+    }
+  }
 
   const server: Server = createServer((req, res) => {
     if (req.url !== "/metrics") {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(exposition());
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(model.exposition(clock()));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   server.unref();
   return {
     target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     setTraffic(namespace, deployment, traffic) {
-      const key = `${namespace}/${deployment}`;
-      const existing = series.get(key);
-      if (existing) {
-        advance(existing, Date.now());
-        existing.traffic = traffic;
-      } else {
-        series.set(key, { traffic, since: Date.now(), success: 0, failure: 0, latencySum: 0, byBucket: [] });
-      }
+      model.setDirect(
+        namespace,
+        deployment,
+        traffic.requestsPerSecond,
+        { successRatio: traffic.successRatio, latency: constantLatency(traffic.latencyMs) },
+        clock(),
+      );
     },
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    addApp(app) {
+      model.addApp(app, clock());
+      const seen = latest.get(`${app.namespace}/${app.service}`);
+      if (seen) apply(seen.watch, seen.object, false);
+    },
+    setBehaviour: (namespace, deployment, behaviour) =>
+      model.setBehaviour(namespace, deployment, behaviour, clock()),
+    removeApp: (namespace, service) => model.removeApp(namespace, service),
+    history: (namespace, service) => model.history(namespace, service, clock()),
+    routeEvents: () => events,
+    async stop() {
+      for (const stop of stops) stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }

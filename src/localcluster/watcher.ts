@@ -29,6 +29,8 @@ export interface SerinWatcherOptions {
   kubeconfig?: string;
   args?: readonly string[];
   name?: string;
+  /** Another build's `dist/src/cli/main.js` (a benchmark's baseline); default this build's. */
+  cli?: string;
 }
 
 /** Starts `serin watch` as its own process against the control plane. */
@@ -41,7 +43,7 @@ export async function startSerinWatcher(
   const logFile = join(dir, "watch.log");
   const args = [
     "--enable-source-maps",
-    serinCli,
+    options.cli ?? serinCli,
     "watch",
     "--kubeconfig",
     options.kubeconfig ?? cp.adminKubeconfig,

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { runChecks } from "../analysis/checks.js";
 import type { PrometheusClient } from "../analysis/prometheus.js";
-import type { MetricTemplates } from "../analysis/queries.js";
+import { analysisWindowMs, type MetricTemplates } from "../analysis/queries.js";
 import { runTestGates, type TestGatePayload } from "../analysis/test-gates.js";
 import type { MetricCheck } from "../contract/analysis.js";
 import type { TestUrlPolicy } from "../contract/test-urls.js";
@@ -12,8 +12,8 @@ import type { GateOutcome, GateVerdict } from "../plan/gates.js";
 export interface GateRunners {
   prometheus: PrometheusClient;
   templates: MetricTemplates;
-  /** The shortest range rate() is taken over; the analysis interval when that is longer. */
-  metricsWindowMs: number;
+  /** How often Prometheus scrapes the proxies (see analysisWindowMs). */
+  scrapeIntervalMs: number;
   testUrlPolicy: TestUrlPolicy;
 }
 
@@ -59,7 +59,7 @@ export class GateJobs {
     ticket: GateTicket,
     scope: { namespace: string; deployment: string; service: string; analysisIntervalMs: number },
   ): void {
-    const windowMs = Math.max(scope.analysisIntervalMs, this.runners.metricsWindowMs);
+    const windowMs = analysisWindowMs(scope.analysisIntervalMs, this.runners.scrapeIntervalMs);
     this.start(key, "checks", ticket, () =>
       runChecks(checks, { ...scope, windowMs }, this.runners.prometheus, this.runners.templates),
     );

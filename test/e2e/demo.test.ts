@@ -40,11 +40,11 @@ test("serin demo tells the whole story: v2 promoted step by step, v3 aborted by 
   assert.match(v4, /default\/web: Progressing \| weight 10% \(step 1 of 2\) .*\| last check pass at/);
   assert.match(
     v4,
-    /event AnalysisFailed: Check failed at [\d.]+% \(1 of 1 tolerated\): success-rate \d+(\.\d+)?%, wanted success-rate>=99\./,
+    /event AnalysisFailed: Check failed at [\d.]+% \(1 of 1 tolerated\): success-rate \d+(\.\d+)?%, wanted success-rate>=99 \(\d+ of \d+ requests failed in [\d.]+s\)\./,
   );
   assert.match(
     v4,
-    /default\/web: Aborted \| .*TrafficSplit web: web-stable 100% \(10000\) · web-canary 0% \(0\) .*Aborted revision [0-9a-f]{10}: checks failed at [\d.]+%: success-rate \d+(\.\d+)?%, wanted success-rate>=99\./,
+    /default\/web: Aborted \| .*TrafficSplit web: web-stable 100% \(10000\) · web-canary 0% \(0\) .*Aborted revision [0-9a-f]{10}: checks failed at [\d.]+%: success-rate \d+(\.\d+)?%, wanted success-rate>=99 \(\d+ of \d+ requests failed in [\d.]+s\)\./,
   );
   assert.doesNotMatch(
     v4.slice(0, v4.indexOf("What `kubectl describe")),
