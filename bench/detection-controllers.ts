@@ -1,0 +1,177 @@
+import { AppsV1Api, setHeaderOptions } from "@kubernetes/client-node";
+import { keepWatching } from "../src/localcluster/keep-watching.js";
+import type { RouteWatch } from "../src/localcluster/linkerd-metrics.js";
+import type { VersionSpec } from "../src/localcluster/traffic-model.js";
+import { readTrafficSplitWeights } from "../src/routers/smi.js";
+import { JSON_PATCH } from "../src/watch/kube.js";
+import { startCanaryCluster } from "../test/e2e/journey.js";
+import { deploymentManifest, serviceManifest } from "../test/fixtures/manifests.js";
+import { type ControlPlane, type SerinWatcher, startSerinWatcher } from "../test/harness/index.js";
+
+/**
+ * The canary controllers the detection benchmark can run side by side on one cluster. Each brings its
+ * own objects for an app, ships a new version, names the split the traffic model follows, and says how
+ * each canary ended. serin is the one here; another controller (e.g. Flagger, with its Canary objects,
+ * `<name>-primary` Deployment and its own TrafficSplit backends) plugs in by implementing the same
+ * interface, with its own namespaces in the same run.
+ */
+export interface AppRef {
+  namespace: string;
+  name: string;
+}
+
+export type CanaryEnd = "rolled back" | "promoted";
+
+export interface CanaryController {
+  readonly name: string;
+  /** The splits this controller writes, for the traffic model and for the benchmark's own WATCH. */
+  readonly routes: RouteWatch;
+  /**
+   * Starts the controller for these namespaces (it must leave every other namespace alone), judging
+   * canaries on the Prometheus at `prometheusUrl`.
+   */
+  start(namespaces: readonly string[], prometheusUrl: string): Promise<void>;
+  /** The user's objects of an app before its first release, as JSON manifests. */
+  manifests(app: AppRef, annotations: Record<string, string>): unknown[];
+  /** The split's name and which backend and Deployment is which version. */
+  route(app: AppRef): {
+    service: string;
+    stable: Omit<VersionSpec, "behaviour">;
+    canary: Omit<VersionSpec, "behaviour">;
+  };
+  /** Whether the app is set up and waits for a release (its split exists at stable 100%). */
+  ready(app: AppRef): boolean;
+  /** Ships the new version: the canary starts. */
+  ship(app: AppRef): Promise<void>;
+  /** How the app's canary ended, once it has. */
+  ended(app: AppRef): CanaryEnd | undefined;
+  /** Why, in the controller's words (for a table of reasons). */
+  reason(app: AppRef): string | undefined;
+  stop(): Promise<void>;
+}
+
+/** What every serin watcher on the cluster shares: the webhook, serin's RBAC and service account. */
+export interface SerinInstall {
+  kubeconfig: string;
+}
+
+export async function installSerin(cp: ControlPlane): Promise<SerinInstall> {
+  await startCanaryCluster(cp);
+  return { kubeconfig: await cp.serviceAccountKubeconfig("serin-system", "serin") };
+}
+
+const V2 = "registry.example/web:2.0.0";
+
+interface Metadata {
+  namespace?: string;
+  name?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** serin: the opt-in label and annotations on a plain Deployment; state in labels and on the split. */
+export class SerinController implements CanaryController {
+  readonly routes: RouteWatch = {
+    path: "/apis/split.smi-spec.io/v1alpha4/trafficsplits",
+    read: readTrafficSplitWeights,
+  };
+  private watcher: SerinWatcher | undefined;
+  private readonly stopWatches: (() => void)[] = [];
+  private readonly phases = new Map<string, string>();
+  private readonly messages = new Map<string, string>();
+  private readonly apps: AppsV1Api;
+
+  /**
+   * `cli`: another build's main.js (a baseline); `args`: extra flags for `serin watch`.
+   */
+  constructor(
+    readonly name: string,
+    private readonly cp: ControlPlane,
+    private readonly install: SerinInstall,
+    private readonly options: { cli?: string; args?: readonly string[]; logLevel?: string } = {},
+  ) {
+    this.apps = cp.kubeConfig().makeApiClient(AppsV1Api);
+  }
+
+  async start(namespaces: readonly string[], prometheusUrl: string): Promise<void> {
+    const config = this.cp.kubeConfig();
+    const ours = (object: unknown) => {
+      const metadata = (object as { metadata?: Metadata }).metadata ?? {};
+      return namespaces.includes(metadata.namespace ?? "") ? metadata : undefined;
+    };
+    const deployments = { labelSelector: "serin.dev/canary=enabled" };
+    this.stopWatches.push(
+      await keepWatching(config, "/apis/apps/v1/deployments", deployments, (_type, object) => {
+        const metadata = ours(object);
+        const phase = metadata?.labels?.["serin.dev/phase"];
+        if (phase) this.phases.set(`${metadata?.namespace}/${metadata?.name}`, phase);
+      }),
+      // serin's message (why the last transition happened) is on the split it owns.
+      await keepWatching(config, this.routes.path, {}, (_type, object) => {
+        const metadata = ours(object);
+        const message = metadata?.annotations?.["serin.dev/message"];
+        if (message) this.messages.set(`${metadata?.namespace}/${metadata?.name}`, message);
+      }),
+    );
+    this.watcher = await startSerinWatcher(this.cp, {
+      kubeconfig: this.install.kubeconfig,
+      name: this.name,
+      ...(this.options.cli ? { cli: this.options.cli } : {}),
+      args: [
+        "--lease-namespace",
+        "serin-system",
+        "--log-level",
+        this.options.logLevel ?? "info",
+        "--prometheus-url",
+        prometheusUrl,
+        ...namespaces.flatMap((namespace) => ["--watch-namespace", namespace]),
+        ...(this.options.args ?? []),
+      ],
+    });
+    await this.watcher.waitForLog("watcher started", 60_000);
+  }
+
+  manifests(app: AppRef, annotations: Record<string, string>): unknown[] {
+    return [
+      JSON.parse(serviceManifest(app.name, app.namespace)),
+      JSON.parse(deploymentManifest({ name: app.name, namespace: app.namespace, annotations, replicas: 1 })),
+    ];
+  }
+
+  route(app: AppRef) {
+    return {
+      service: app.name,
+      stable: { deployment: app.name, backend: `${app.name}-stable` },
+      canary: { deployment: `${app.name}-canary`, backend: `${app.name}-canary` },
+    };
+  }
+
+  ready(app: AppRef): boolean {
+    return this.phases.get(`${app.namespace}/${app.name}`) === "Idle";
+  }
+
+  async ship(app: AppRef): Promise<void> {
+    await this.apps.patchNamespacedDeployment(
+      {
+        name: app.name,
+        namespace: app.namespace,
+        body: [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: V2 }],
+      },
+      setHeaderOptions("Content-Type", JSON_PATCH),
+    );
+  }
+
+  ended(app: AppRef): CanaryEnd | undefined {
+    const phase = this.phases.get(`${app.namespace}/${app.name}`);
+    return phase === "Aborted" ? "rolled back" : phase === "Succeeded" ? "promoted" : undefined;
+  }
+
+  reason(app: AppRef): string | undefined {
+    return this.messages.get(`${app.namespace}/${this.route(app).service}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const stop of this.stopWatches) stop();
+    await this.watcher?.stop();
+  }
+}
