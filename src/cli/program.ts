@@ -7,6 +7,7 @@ import { complete, completionCommand } from "./completion.js";
 import { controllerCommands } from "./controller.js";
 import { demoCommand } from "./demo.js";
 import { CliError, ExitCode } from "./exit.js";
+import { removeWebhookCommand } from "./remove-webhook.js";
 
 /** "serin 0.1.0 (Node v20.11.1)": package.json's version and the Node running it. */
 export function versionText(): string {
@@ -45,6 +46,7 @@ export function buildProgram(name: string, env: NodeJS.ProcessEnv): Command {
   for (const command of controllerCommands()) program.addCommand(command);
   program.addCommand(certsCommand());
   program.addCommand(checkWebhookCommand());
+  program.addCommand(removeWebhookCommand());
   for (const command of canaryCommands(env)) program.addCommand(command);
   program.addCommand(demoCommand());
   program.addCommand(completionCommand());

@@ -219,7 +219,7 @@ for (const major of [3, 4] as const) {
       assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
     });
 
-    test("uninstall: the webhook configuration and everything else of serin go", async () => {
+    test("uninstall: the webhook configuration goes first, then nothing of serin is left", async () => {
       const started = Date.now();
       const uninstall = await helm(["uninstall", "serin", "-n", ns, "--wait", "--timeout", "3m"]);
       assert.equal(uninstall.code, 0, uninstall.stderr);
@@ -229,8 +229,10 @@ for (const major of [3, 4] as const) {
       );
       const at = (resource: string, name: string) =>
         deletes.findIndex((entry) => entry.resource === resource && entry.name === name);
-      assert.ok(at("mutatingwebhookconfigurations", "serin") >= 0, "the webhook configuration was deleted");
-      assert.ok(at("deployments", "serin") >= 0, "serin's Deployment was deleted");
+      const webhookGone = at("mutatingwebhookconfigurations", "serin");
+      assert.ok(webhookGone >= 0, "the webhook configuration was deleted");
+      assert.ok(webhookGone < at("deployments", "serin"), "before serin's Deployment (the pre-delete hook)");
+      assert.ok(webhookGone < at("services", "serin"), "before its Service");
 
       // The held-back Deployment can be changed again: nothing is left to call.
       await kubectl(["apply", "-f", "-"], webDeployment("registry.example/web:3"));
