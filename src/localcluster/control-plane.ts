@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { type ControlPlaneBinaries, loadBinaries, pathsEnvFile } from "./binaries.js";
-import { type ClusterNetwork, egressSelectorConfiguration, startClusterNetwork } from "./cluster-network.js";
 import { startControllerManager, startScheduler } from "./controllers.js";
 import { httpGet, type RawResponse } from "./http.js";
 import { KWOK_NODE, KWOK_NODE_ANNOTATION, kwokConfig, kwokNode, kwokRbac } from "./kwok.js";
@@ -51,11 +50,6 @@ export interface ControlPlane {
   readonly kubernetesVersion: string;
   /** The binaries it runs, and those of the components a test may add (cert-manager). */
   readonly binaries: ControlPlaneBinaries;
-  /**
-   * The proxy the apiserver reaches Services through, when started with `clusterNetwork`: route a
-   * Service's address to a process on loopback to have webhook calls answered there.
-   */
-  readonly clusterNetwork: ClusterNetwork | undefined;
   /** The apiserver's audit log (JSON lines, one per request), when started with `auditLog`. */
   readonly auditLogFile: string | undefined;
   /** The temp dir holding certificates, kubeconfigs, etcd data and logs; removed by `stop()`. */
@@ -110,11 +104,6 @@ export interface ControlPlaneOptions {
   endpointRouting?: boolean;
   /** kube-apiserver --feature-gates, e.g. to serve an alpha field of the pod template. */
   featureGates?: Record<string, boolean>;
-  /**
-   * Send the apiserver's connections to the cluster's network (Service webhooks, aggregated APIs) through
-   * `cp.clusterNetwork`, a proxy that tests route Service addresses with (cluster-network.ts).
-   */
-  clusterNetwork?: boolean;
 }
 
 interface Pki {
@@ -232,13 +221,11 @@ async function startApiserver(
   pki: Pki,
   readyTimeoutMs: number,
   options: ControlPlaneOptions,
-  network: ClusterNetwork | undefined,
 ): Promise<{ server: ServerProcess; url: string }> {
   const audit = options.auditLog
     ? await auditFlags(dir, options.auditLog === true ? [] : options.auditLog.readsOf)
     : [];
   const gates = Object.entries(options.featureGates ?? {}).map(([gate, on]) => `${gate}=${on}`);
-  const egress = network ? await egressFlags(dir, network) : [];
   const files = {
     servingCert: join(dir, "apiserver.crt"),
     servingKey: join(dir, "apiserver.key"),
@@ -276,7 +263,6 @@ async function startApiserver(
         ...(options.endpointRouting ? ["--enable-aggregator-routing=true"] : []),
         "--allow-privileged=true",
         ...audit,
-        ...egress,
         ...(gates.length > 0 ? [`--feature-gates=${gates.join(",")}`] : []),
       ],
       { logFile: join(dir, "kube-apiserver.log"), pidFile: join(dir, "kube-apiserver.pid") },
@@ -333,12 +319,6 @@ async function auditFlags(dir: string, readsOf: readonly string[]): Promise<stri
   ];
 }
 
-async function egressFlags(dir: string, network: ClusterNetwork): Promise<string[]> {
-  const file = join(dir, "egress-selector.yaml");
-  await writeFile(file, egressSelectorConfiguration(network.socketPath));
-  return [`--egress-selector-config-file=${file}`];
-}
-
 /** Client-certificate identities of the cluster's own components. */
 const COMPONENT_USERS = {
   controllerManager: "system:kube-controller-manager",
@@ -358,10 +338,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   if (!options.keepDir) removeOnExit(dir);
   const stopGuard = startOrphanGuard(dir);
   const servers: ServerProcess[] = [];
-  let network: ClusterNetwork | undefined;
   const stopAll = async () => {
     for (const server of servers.reverse()) await server.stop();
-    await network?.close();
     stopGuard();
     if (!options.keepDir) await rm(dir, { recursive: true, force: true });
     forgetTempDir(dir);
@@ -371,7 +349,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   let server: string;
   try {
     pki = await createPki();
-    if (options.clusterNetwork) network = await startClusterNetwork(join(dir, "cluster-network.sock"));
     const etcd = await startEtcd(binaries, dir);
     servers.push(etcd.server);
     const apiserver = await startApiserver(
@@ -381,7 +358,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       pki,
       options.readyTimeoutMs ?? 90_000,
       options,
-      network,
     );
     servers.push(apiserver.server);
     server = apiserver.url;
@@ -423,7 +399,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     server,
     kubernetesVersion: binaries.kubernetesVersion,
     binaries,
-    clusterNetwork: network,
     auditLogFile: options.auditLog ? join(dir, "audit.log") : undefined,
     dir,
     adminKubeconfig,

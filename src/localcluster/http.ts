@@ -13,8 +13,6 @@ export interface ClientTls {
   /** PEM client certificate and key, when the server wants one. */
   cert?: string;
   key?: string;
-  /** The name the server's certificate is checked for (SNI too); default the URL's host. */
-  servername?: string;
 }
 
 export function httpGet(

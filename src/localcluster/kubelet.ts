@@ -18,7 +18,7 @@ import { type ImageConfig, layOutImageFiles, serinImageConfig } from "./image.js
 import { type ContainerPlan, type HttpProbe, planContainer } from "./pod-plan.js";
 import { type Sandbox, startApiserverRelay, startContainer, startSandbox } from "./pod-runtime.js";
 import { forgetTempDir, removeOnExit, type ServerProcess, startOrphanGuard } from "./processes.js";
-import { prepareVolumes } from "./volumes.js";
+import { prepareVolumes, refreshVolumes, type VolumeVersions } from "./volumes.js";
 
 /** The label and taint of the local kubelet's Nodes; the chart's pods get there with nodeSelector and tolerations. */
 export const LOCAL_KUBELET_LABEL = "serin.dev/local-kubelet";
@@ -28,6 +28,11 @@ export interface LocalKubeletOptions {
   nodes?: number;
   /** The image reference it runs, e.g. "serin:0.1.0" (the chart's default repository and appVersion). */
   image: string;
+  /**
+   * How often the Secret and ConfigMap volumes of running pods are compared with their objects and
+   * rewritten when these changed (a kubelet: about a minute); default 10 s.
+   */
+  volumeSyncMs?: number;
 }
 
 export interface LocalKubelet {
@@ -53,7 +58,13 @@ interface RunningPod {
   finished?: { exitCode: number; reason: string; at: string };
   stopping?: Promise<void>;
   lastStatus?: string;
+  /** What its Secret and ConfigMap volumes hold, and when they were last compared with their objects. */
+  volumeVersions: VolumeVersions;
+  volumesSyncedAt: number;
 }
+
+/** How long a pod waits for the Secrets and ConfigMaps of its volumes to exist, as ContainerCreating. */
+const VOLUME_WAIT_MS = 120_000;
 
 const segment = encodeURIComponent;
 const now = () => new Date().toISOString();
@@ -99,6 +110,7 @@ export async function startLocalKubelet(
   const relay: Server = await startApiserverRelay(relaySocket, apiserverPort);
   const nodeNames = Array.from({ length: options.nodes ?? 2 }, (_, index) => `local-node-${index}`);
   const pods = new Map<string, RunningPod>();
+  const volumeSyncMs = options.volumeSyncMs ?? 10_000;
   let stopped = false;
 
   const patch = (path: string, body: unknown) =>
@@ -264,7 +276,7 @@ export async function startLocalKubelet(
 
   const startProcess = async (pod: V1Pod, running: RunningPod) => {
     const plan = running.plan as ContainerPlan;
-    const volumeDirs = await prepareVolumes(client, pod, running.dir);
+    const volumeDirs = await prepareVolumesPatiently(pod, running);
     const container = await startContainer({
       sandbox: running.sandbox as Sandbox,
       plan,
@@ -296,6 +308,25 @@ export async function startLocalKubelet(
       void writeStatus(pod, running).catch(() => {});
     });
     void probeLoop(pod, running, container);
+  };
+
+  // A volume's Secret or ConfigMap may not exist yet (cert-manager writes it moments after the pod is
+  // created): the pod waits in ContainerCreating, as with a kubelet, for a bounded time.
+  const prepareVolumesPatiently = async (pod: V1Pod, running: RunningPod) => {
+    const deadline = Date.now() + VOLUME_WAIT_MS;
+    for (;;) {
+      try {
+        const dirs = await prepareVolumes(client, pod, running.dir, running.volumeVersions);
+        running.volumesSyncedAt = Date.now();
+        return dirs;
+      } catch (error) {
+        if (running.stopping || stopped || Date.now() > deadline) throw error;
+        await writeStatus(pod, running, waiting(pod, "ContainerCreating", (error as Error).message)).catch(
+          () => {},
+        );
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
   };
 
   const probeLoop = async (pod: V1Pod, running: RunningPod, container: ServerProcess) => {
@@ -412,11 +443,17 @@ export async function startLocalKubelet(
               dir: join(dir, uid),
               restarts: 0,
               ready: false,
+              volumeVersions: new Map(),
+              volumesSyncedAt: 0,
             };
             pods.set(uid, running);
           }
           void stopPod(running, graceMs, true);
           continue;
+        }
+        if (running?.container && !running.stopping && Date.now() - running.volumesSyncedAt >= volumeSyncMs) {
+          running.volumesSyncedAt = Date.now();
+          await refreshVolumes(client, pod, running.dir, running.volumeVersions).catch(() => {});
         }
         if (running || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") continue;
         running = {
@@ -426,6 +463,8 @@ export async function startLocalKubelet(
           dir: join(dir, uid),
           restarts: 0,
           ready: false,
+          volumeVersions: new Map(),
+          volumesSyncedAt: 0,
         };
         pods.set(uid, running);
         const started = running;

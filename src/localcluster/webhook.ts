@@ -52,12 +52,6 @@ export interface SerinWebhookOptions {
   /** Resolve once `/readyz` answers 200 (the default), or once the process answers at all (`/livez`). */
   waitFor?: "ready" | "listening";
   readyTimeoutMs?: number;
-  /**
-   * A cert dir that already holds the serving pair and `ca.crt` (e.g. a mirrored Secret volume), and a
-   * name its certificate is valid for, which the readiness probe checks. The dir is neither emptied nor
-   * removed. Default: a fresh dir, where the webhook generates a certificate for 127.0.0.1.
-   */
-  existingCerts?: { dir: string; serverName: string };
 }
 
 /** The compiled `serin` command beside this module (dist/src/cli/main.js). */
@@ -75,7 +69,7 @@ export async function startSerinWebhook(
   const dir = await mkdtemp(join(tmpdir(), "serin-webhook-"));
   removeOnExit(dir);
   const stopGuard = startOrphanGuard(dir);
-  const certDir = options.existingCerts?.dir ?? join(dir, "certs");
+  const certDir = join(dir, "certs");
   const logFile = join(dir, "webhook.log");
   const command = options.command ?? "webhook";
   const probe = options.waitFor === "listening" ? "/livez" : "/readyz";
@@ -86,7 +80,7 @@ export async function startSerinWebhook(
   try {
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
-      if (!options.existingCerts) await rm(certDir, { recursive: true, force: true });
+      await rm(certDir, { recursive: true, force: true });
       webhook = spawnServer(
         `serin ${command}`,
         process.execPath,
@@ -107,8 +101,9 @@ export async function startSerinWebhook(
         await waitFor(
           async () => {
             caBundle = await readFile(join(certDir, "ca.crt"), "utf8");
-            const tls = { ca: caBundle, servername: options.existingCerts?.serverName };
-            return (await httpGet(`https://127.0.0.1:${port}${probe}`, tls)).status === 200 ? true : undefined;
+            return (await httpGet(`https://127.0.0.1:${port}${probe}`, { ca: caBundle })).status === 200
+              ? true
+              : undefined;
           },
           { timeoutMs: options.readyTimeoutMs ?? 20_000, what: `serin ${command} ${probe} on port ${port}` },
           () => {
