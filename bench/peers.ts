@@ -31,6 +31,8 @@ const { values: options } = parseArgs({
     "stall-seconds": { type: "string", default: "600" },
     writers: { type: "string", default: "32" },
     results: { type: "string", default: "bench/results-peers.jsonl" },
+    // Keep each control plane's folder (the logs of every component and controller) after its run.
+    "keep-logs": { type: "boolean", default: false },
     // Only print the tables of what --results holds.
     "report-only": { type: "boolean", default: false },
   },
@@ -97,6 +99,7 @@ if (!options["report-only"]) {
           stepSeconds: STEP_SECONDS,
           gate,
           log,
+          keepDir: options["keep-logs"],
         }).catch(failed);
         if (result) await appendResult(resultsFile, result);
       }
@@ -134,6 +137,7 @@ if (!options["report-only"]) {
           writers,
           gate,
           log,
+          keepDir: options["keep-logs"],
         }).catch(failed);
         if (!result) continue;
         await appendResult(resultsFile, result);

@@ -86,6 +86,6 @@ export interface Contender {
   state(object: unknown, image: string | undefined): AppState;
   /** Starts rolling the app's canary back, the way its users do. */
   triggerRollback(app: App, context: RollbackContext): Promise<void>;
-  /** After a rollback, brings the canary back to its first weight; `trial` numbers a fresh revision. */
-  rearm(app: App, trial: number, context: RollbackContext): Promise<void>;
+  /** After a rollback, brings the canary back to its first weight; `attempt` numbers a fresh revision. */
+  rearm(app: App, attempt: number, context: RollbackContext): Promise<void>;
 }

@@ -104,10 +104,10 @@ export function flagger(peer: PeerBinary): Contender {
       // Flagger has no abort command: its gate failing is how a canary is stopped.
       gate.failing.add(`${app.namespace}/${app.name}`);
     },
-    async rearm(app, trial, { raw, gate }) {
+    async rearm(app, attempt, { raw, gate }) {
       gate.failing.delete(`${app.namespace}/${app.name}`);
       // A rolled-back revision stays rolled back: only a new one starts another canary.
-      const write = this.ship(app, `registry.example/web:3.0.${trial}`);
+      const write = this.ship(app, `registry.example/web:3.0.${attempt}`);
       await raw.send(write.method, write.path, write.body, write.contentType);
     },
   };

@@ -124,12 +124,13 @@ export function rollbackTable(results: readonly RollbackResult[]): string {
   return [
     "**Rollback: trigger -> split at stable 100%, ms** (one canary held at 10%; a WATCH on the split)",
     "",
-    "| controller | trigger | trials | p50 | p99 | max | load average (1 min) start -> end |",
-    "|---|---|---|---|---|---|---|",
+    "| controller | trigger | trials | p50 | p99 | max | re-arms retried | load average (1 min) start -> end |",
+    "|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (r) =>
         `| ${r.title} ${r.version} | ${r.trigger} | ${r.latencyMs.n} | ${fixed(r.latencyMs.p50)} | ` +
-        `${fixed(r.latencyMs.p99)} | ${fixed(r.latencyMs.max)} | ${fixed(r.loadavg.start[0], 1)} -> ${fixed(r.loadavg.end[0], 1)} |`,
+        `${fixed(r.latencyMs.p99)} | ${fixed(r.latencyMs.max)} | ${r.rearmRetries ?? 0} | ` +
+        `${fixed(r.loadavg.start[0], 1)} -> ${fixed(r.loadavg.end[0], 1)} |`,
     ),
     "",
   ].join("\n");

@@ -58,6 +58,8 @@ export interface RollbackResult extends RunIdentity {
   kind: "rollback";
   trigger: string;
   latencyMs: Summary;
+  /** Re-arms after which the canary did not come back to its first weight, so another was needed. */
+  rearmRetries?: number;
 }
 
 export type Result = ScaleResult | RollbackResult;

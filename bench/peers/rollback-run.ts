@@ -20,6 +20,8 @@ export interface RollbackOptions {
   stepSeconds: number;
   gate: AppSpec["gate"];
   log: (message: string) => void;
+  /** Keep the control plane's folder (every component's log) after the run. */
+  keepDir: boolean;
 }
 
 /** How each controller's users roll a canary back, as the report names it. */
@@ -30,8 +32,8 @@ export const TRIGGERS: Record<Contender["id"], string> = {
 };
 
 const TRIAL_TIMEOUT_MS = 120_000;
-/** Flagger needs a tick to see the new revision, one to ready the canary and one for the first weight. */
-const REARM_TIMEOUT_MS = 180_000;
+/** Flagger needs a tick to see a new revision, one to ready the canary and one for the first weight. */
+const REARM_TIMEOUT_MS = 120_000;
 
 export async function runRollback(contender: Contender, options: RollbackOptions): Promise<RollbackResult> {
   const loadStart = loadavg();
@@ -46,8 +48,9 @@ export async function runRollback(contender: Contender, options: RollbackOptions
     gate: options.gate,
     holdAtFirstStep: true,
   };
-  const cp = await startControlPlane({ readyTimeoutMs: 120_000 });
+  const cp = await startControlPlane({ readyTimeoutMs: 120_000, keepDir: options.keepDir });
   const observer = new Observer(cp.kubeConfig(), contender);
+  if (options.keepDir) options.log(`${contender.title}: logs kept in ${cp.dir}`);
   options.gate.holding = (held) => held === key && (observer.canary(key) ?? 0) > 0;
   try {
     await installCrds(cp, ["trafficsplit-smi-upstream"]);
@@ -66,6 +69,7 @@ export async function runRollback(contender: Contender, options: RollbackOptions
 
     const context = { raw, gate: options.gate };
     const latencies: number[] = [];
+    let rearmRetries = 0;
     for (let trial = 0; trial < options.warmup + options.trials; trial++) {
       // A random moment within one step interval: a controller that acts on a ticker (Flagger) is met
       // at every phase of its tick, not always just after the tick that set the weight.
@@ -75,8 +79,29 @@ export async function runRollback(contender: Contender, options: RollbackOptions
       const at = await observer.when(() => observer.canary(key) === 0, `${key} back at 0%`, TRIAL_TIMEOUT_MS);
       if (trial >= options.warmup) latencies.push(at - sent);
       options.log(`${contender.title}: rollback trial ${trial + 1}: ${(at - sent).toFixed(0)} ms`);
-      await contender.rearm(app, trial, context);
-      await observer.when(() => observer.canary(key) === first, `${key} at 10% again`, REARM_TIMEOUT_MS);
+      // Re-arm once the controller has finished rolling back (its state says so), not on the split
+      // alone: Flagger records the Deployment's spec when it marks the canary Failed, so a revision
+      // shipped between its split write and that mark would count as already rolled back.
+      await observer.when(
+        () => observer.state(key) === "failed",
+        `${key} marked rolled back`,
+        TRIAL_TIMEOUT_MS,
+      );
+      // A canary that does not come back to its first weight is re-armed once more (for Flagger, with a
+      // further revision), as its user would; how often that was needed is reported.
+      for (let attempt = 0; ; attempt++) {
+        await contender.rearm(app, trial * 10 + attempt, context);
+        const back = await observer
+          .when(() => observer.canary(key) === first, `${key} at 10% again`, REARM_TIMEOUT_MS)
+          .then(() => true)
+          .catch(() => false);
+        if (back) break;
+        if (attempt >= 2) throw new Error(`${key} did not come back to 10% after ${attempt + 1} re-arms`);
+        rearmRetries += 1;
+        options.log(
+          `${contender.title}: trial ${trial + 1}: not back at 10% after a re-arm; re-arming again`,
+        );
+      }
     }
     return {
       kind: "rollback",
@@ -91,6 +116,7 @@ export async function runRollback(contender: Contender, options: RollbackOptions
       loadavg: { start: loadStart, end: loadavg() },
       trigger: TRIGGERS[contender.id],
       latencyMs: summarize(latencies),
+      rearmRetries,
     };
   } catch (error) {
     throw new Error(`${contender.title} rollback: ${describeApiError(error)}`);

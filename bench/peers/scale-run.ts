@@ -28,6 +28,8 @@ export interface ScaleOptions {
   writers: number;
   gate: AppSpec["gate"];
   log: (message: string) => void;
+  /** Keep the control plane's folder (every component's log) after the run. */
+  keepDir: boolean;
 }
 
 export const V1 = "registry.example/web:1.0.0";
@@ -77,8 +79,13 @@ export async function runScale(contender: Contender, options: ScaleOptions): Pro
 
   // A thousand apps: the controller manager gets the client rate a large cluster gives it (as the
   // scale benchmark does), or its default 20 requests a second paces every ReplicaSet and pod.
-  const cp = await startControlPlane({ readyTimeoutMs: 120_000, controllerManagerQps: 200 });
+  const cp = await startControlPlane({
+    readyTimeoutMs: 120_000,
+    controllerManagerQps: 200,
+    keepDir: options.keepDir,
+  });
   const observer = new Observer(cp.kubeConfig(), contender);
+  if (options.keepDir) options.log(`${contender.title}: logs kept in ${cp.dir}`);
   let sampler: NodeJS.Timeout | undefined;
   try {
     await installCrds(cp, ["trafficsplit-smi-upstream"]);
