@@ -623,6 +623,8 @@ async function runOnce(): Promise<void> {
           warmup: abortWarmup,
           firstWeight: FIRST_WEIGHT,
           timeoutMs: 60_000,
+          // Under load a new canary takes minutes to be ready (see "ship -> first step weight").
+          rearmTimeoutMs: Math.min(timeoutMs, 300_000),
           pauseMs: 500,
           inFlight: fleetInFlight,
           stop,

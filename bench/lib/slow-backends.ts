@@ -1,13 +1,13 @@
-// A Prometheus and a test gate that answer only after a delay, on one HTTP server on loopback: every metric
-// query serin makes (`--prometheus-url`) and every gate call (`serin.dev/tests`, its host allowed with
-// `--test-host`) waits that long for a passing answer. `POST|GET /api/v1/query` answers an instant vector
-// of one sample, 100 (a success rate that passes `success-rate>=99`); `POST /gate/NAMESPACE/NAME` answers
-// 200 {"ok":true}.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { wallNow } from "./watched-events.js";
+// A Prometheus and a test gate that answer only after a delay (lib/slow-backends-server.ts, a process of
+// its own): every metric query serin makes (`--prometheus-url`) and every gate call (`serin.dev/tests`, its
+// host allowed with `--test-host`) waits that long for a passing answer. `POST|GET /api/v1/query` answers an
+// instant vector of one sample, 100 (a success rate that passes `success-rate>=99`); `POST
+// /gate/NAMESPACE/NAME` answers 200 {"ok":true}.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
-const GATE = /^\/gate\/([a-z0-9-]+)\/([a-z0-9-]+)$/;
+const SERVER = fileURLToPath(new URL("./slow-backends-server.js", import.meta.url));
+const START_TIMEOUT_MS = 10_000;
 
 export interface SlowBackends {
   /** For `serin watch --prometheus-url`. */
@@ -25,47 +25,42 @@ export interface SlowBackends {
 export async function startSlowBackends(delayMs: number): Promise<SlowBackends> {
   if (!(Number.isFinite(delayMs) && delayMs >= 0 && delayMs <= 60_000))
     throw new Error(`the backends' delay must be 0 to 60 s, got ${delayMs} ms`);
+  const child: ChildProcess = spawn(process.execPath, [SERVER, String(Math.round(delayMs))], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const gateAnswers = new Map<string, number[]>();
   const counts = { queries: 0, gateCalls: 0, peakInFlight: 0 };
-  let inFlight = 0;
-  const server: Server = createServer((request, response) => {
-    request.resume();
-    inFlight += 1;
-    counts.peakInFlight = Math.max(counts.peakInFlight, inFlight);
-    const path = new URL(request.url ?? "/", "http://backends").pathname;
-    const gate = GATE.exec(path);
-    const answer = (status: number, body: unknown, onSent?: () => void) =>
-      setTimeout(() => {
-        inFlight -= 1;
-        if (response.destroyed) return;
-        response.writeHead(status, { "content-type": "application/json" });
-        response.end(JSON.stringify(body));
-        onSent?.();
-      }, delayMs);
-    if (path === "/api/v1/query") {
-      counts.queries += 1;
-      return answer(200, {
-        status: "success",
-        data: { resultType: "vector", result: [{ metric: {}, value: [wallNow() / 1000, "100"] }] },
-      });
-    }
-    if (gate && request.method === "POST") {
-      counts.gateCalls += 1;
-      const key = `${gate[1]}/${gate[2]}`;
-      return answer(200, { ok: true }, () => {
-        const answers = gateAnswers.get(key) ?? [];
-        answers.push(wallNow());
-        gateAnswers.set(key, answers);
-      });
-    }
-    return answer(404, { status: "error", error: `no such path: ${path}` });
+  let buffered = "";
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the slow backends did not start")), START_TIMEOUT_MS);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the slow backends exited with ${code}`)));
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) {
+        const fact = JSON.parse(line) as {
+          port?: number;
+          gate?: string;
+          at?: number;
+          query?: number;
+          peak?: number;
+        };
+        if (fact.port !== undefined) {
+          clearTimeout(timer);
+          resolve(fact.port);
+        } else if (fact.query) counts.queries += 1;
+        else if (fact.peak !== undefined) counts.peakInFlight = fact.peak;
+        else if (fact.gate !== undefined && fact.at !== undefined) {
+          counts.gateCalls += 1;
+          const answers = gateAnswers.get(fact.gate) ?? [];
+          answers.push(fact.at);
+          gateAnswers.set(fact.gate, answers);
+        }
+      }
+    });
   });
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
   return {
     prometheusUrl: `http://127.0.0.1:${port}`,
     host: "127.0.0.1",
@@ -74,8 +69,10 @@ export async function startSlowBackends(delayMs: number): Promise<SlowBackends> 
     counts,
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
+        if (child.exitCode !== null) return resolve();
+        child.removeAllListeners("exit");
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
       }),
   };
 }

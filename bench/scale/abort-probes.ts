@@ -3,6 +3,7 @@
 // aborted. Each trial measures the floors first (a plain PATCH, a TrafficSplit PATCH to its WATCH event),
 // then the abort, and notes how many of the fleet's canaries were in flight when it was sent.
 import { setTimeout as sleep } from "node:timers/promises";
+import { readTrafficSplitWeights } from "../../src/routers/smi.js";
 import { describeApiError } from "../../src/watch/kube.js";
 import {
   type AbortTiming,
@@ -38,6 +39,8 @@ export interface AbortTrialOptions {
   /** The probes' first step as a canary weight out of 10,000 (10% = 1000). */
   firstWeight: number;
   timeoutMs: number;
+  /** How long a probe may take to come back to its first step (a new canary Deployment to become ready). */
+  rearmTimeoutMs: number;
   /** Quiet time between two trials. */
   pauseMs: number;
   inFlight: () => number;
@@ -46,6 +49,16 @@ export interface AbortTrialOptions {
 }
 
 const keyOf = (target: Target) => `${target.namespace}/${target.name}`;
+
+function atFirstStep(clients: TrialClients, probe: Target, firstWeight: number): boolean {
+  const split = clients.splits.lastSeen(probe.namespace, probe.name);
+  const phase = clients.deployments.lastSeen(probe.namespace, probe.name)?.metadata?.labels?.[
+    "serin.dev/phase"
+  ];
+  return (
+    split !== undefined && readTrafficSplitWeights(split).canary === firstWeight && phase === "Progressing"
+  );
+}
 
 export async function runAbortTrials(
   clients: TrialClients,
@@ -84,14 +97,15 @@ export async function runAbortTrials(
     }
     armed.set(
       key,
-      rearm(clients, probe, options.firstWeight, options.timeoutMs).then(
+      rearm(clients, probe, options.firstWeight, options.rearmTimeoutMs).then(
         (ms) => {
           result.rearms.push(ms);
           return true;
         },
         (error: unknown) => {
           result.failures.push(`re-arm ${key}: ${describeApiError(error)}`);
-          return false;
+          // Back at its first step all the same (only a label is not what the waiter wanted): still a probe.
+          return atFirstStep(clients, probe, options.firstWeight);
         },
       ),
     );
