@@ -18,8 +18,10 @@ export interface Scenario {
   title: string;
   /** How the canary answers from its first request on (the stable version is HEALTHY). */
   canary: Behaviour;
-  /** Whether the canary should be rolled back. */
+  /** Whether the canary should be rolled back (otherwise a rollback is a false abort). */
   bad: boolean;
+  /** Canaries of it per phase and arm: the arm's count for bad ones, or for healthy ones. */
+  count?: "bad" | "healthy";
   /** What makes a request bad in this scenario (for the first bad request and the blast radius). */
   badBy: "failure" | "slow";
 }
@@ -48,6 +50,14 @@ export const SCENARIOS: readonly Scenario[] = [
     badBy: "slow",
   },
   { id: "healthy", title: "healthy (noise only)", canary: HEALTHY, bad: false, badBy: "failure" },
+  {
+    id: "within",
+    title: "0.9% errors (within success-rate>=99)",
+    canary: { ...HEALTHY, successRatio: 0.991 },
+    bad: false,
+    badBy: "failure",
+    count: "bad",
+  },
 ];
 
 /** A set of steps the canaries of one phase share. */

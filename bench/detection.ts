@@ -1,5 +1,6 @@
+import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { PrometheusClient } from "../src/analysis/prometheus.js";
@@ -64,6 +65,8 @@ const { values: options } = parseArgs({
     "baseline-canaries": { type: "string", default: "10" },
     "baseline-healthy": { type: "string", default: "50" },
     "watcher-log-level": { type: "string", default: "info" },
+    // Every canary's figures as JSON lines, for a closer look.
+    results: { type: "string" },
   },
 });
 
@@ -166,6 +169,10 @@ const stops: (() => Promise<void> | void)[] = [];
 const rows: string[] = [];
 const loads: string[] = [];
 const reasonLines: string[] = [];
+const resultLines: string[] = [];
+// The model, the WATCHes that time the rollbacks and the scrapes share this process's event loop.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 try {
   await installCrds(cp, ["trafficsplit-smi-upstream"]);
   const install = await installSerin(cp);
@@ -249,15 +256,18 @@ try {
     const loadStart = load();
     const runs: AppRun[] = arms.flatMap((arm) =>
       SCENARIOS.flatMap((scenario) =>
-        Array.from({ length: scenario.bad ? arm.counts.bad : arm.counts.healthy }, (_, index) => ({
-          app: {
-            namespace: namespaceOf(phase, arm, scenario),
-            name: `app-${String(index).padStart(3, "0")}`,
-          },
-          arm,
-          scenario,
-          phase,
-        })),
+        Array.from(
+          { length: arm.counts[scenario.count ?? (scenario.bad ? "bad" : "healthy")] },
+          (_, index) => ({
+            app: {
+              namespace: namespaceOf(phase, arm, scenario),
+              name: `app-${String(index).padStart(3, "0")}`,
+            },
+            arm,
+            scenario,
+            phase,
+          }),
+        ),
       ),
     );
     log(`phase ${phase.id} (steps ${phase.steps}): ${runs.length} apps`);
@@ -338,6 +348,10 @@ try {
             );
           });
         rows.push(tableRow(phase.title, arm.title, scenario.title, groupFigures(results)));
+        for (const result of results)
+          resultLines.push(
+            JSON.stringify({ phase: phase.id, arm: arm.id, scenario: scenario.id, ...result }),
+          );
       }
     }
     // Why the canaries ended, in serin's words with the numbers taken out: the first rows of reasons.
@@ -365,6 +379,7 @@ try {
   const scrapeMax = await client.query(`max(max_over_time(scrape_duration_seconds[${window}]))`);
   const upMin = await client.query(`min(min_over_time(up[${window}]))`);
 
+  if (options.results) writeFileSync(options.results, `${resultLines.join("\n")}\n`);
   const command = `node dist/bench/detection.js ${process.argv.slice(2).join(" ")}`.trim();
   process.stdout.write(
     [
@@ -373,6 +388,7 @@ try {
       `    ${command}`,
       "",
       ...settings.map((line) => `- ${line}`),
+      `- this process's event loop (the model, the scrapes, the WATCHes that time the rollbacks) was held up ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms at p99, ${(loopDelay.max / 1e6).toFixed(0)} ms at most`,
       `- the model's route WATCH saw ${metrics.routeEvents()} split events; Prometheus' slowest scrape of the model took ${scrapeMax?.toFixed(2)} s, its target was ${upMin === 1 ? "never" : "at times"} down`,
       "",
       ...TABLE_HEADER,

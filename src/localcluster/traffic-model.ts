@@ -209,12 +209,20 @@ export class TrafficModel {
 
   /** Every counter brought up to `now`, as a scrape of all the modelled proxies would read them. */
   exposition(now: number): string {
-    const lines = [...TYPE_LINES];
-    for (const version of this.versions.values()) {
-      this.advanceVersion(version, now);
-      lines.push(...expositionLines(version.counters, version.pod));
+    return [...this.expositionParts(now)].join("");
+  }
+
+  /**
+   * The same text in parts, one per modelled pod (the first with the TYPE lines), each brought up to
+   * `now()` as it is reached: a server can send them one by one and let other work in between.
+   */
+  *expositionParts(now: number | (() => number)): Generator<string> {
+    const clock = typeof now === "number" ? () => now : now;
+    yield `${TYPE_LINES.join("\n")}\n`;
+    for (const version of [...this.versions.values()]) {
+      this.advanceVersion(version, clock());
+      yield `${expositionLines(version.counters, version.pod).join("\n")}\n`;
     }
-    return `${lines.join("\n")}\n`;
   }
 
   private version(
