@@ -8,6 +8,8 @@ import { serinCli } from "./webhook.js";
 
 export interface SerinWatcher {
   readonly name: string;
+  /** The process id (a leader's Lease names it: `<hostname>-<pid>`). */
+  readonly pid: number;
   /** JSON log lines written so far. */
   logs(): Record<string, unknown>[];
   /** Resolves once the process logged `message` (e.g. "watcher started", "became leader"). */
@@ -50,7 +52,10 @@ export async function startSerinWatcher(
     ...(options.args ?? []),
   ];
   const process: ServerProcess = spawnServer(name, globalThis.process.execPath, args, { logFile });
+  // Once the process is gone and its folder removed, its log as it was at the end.
+  let finalLogs: Record<string, unknown>[] | undefined;
   const logs = () => {
+    if (finalLogs) return finalLogs;
     try {
       return readFileSync(logFile, "utf8")
         .split("\n")
@@ -64,12 +69,14 @@ export async function startSerinWatcher(
   const finish = (how: () => Promise<void>) => {
     stopping ??= (async () => {
       await how();
+      finalLogs = logs();
       await rm(dir, { recursive: true, force: true });
     })();
     return stopping;
   };
   const watcher: SerinWatcher = {
     name,
+    pid: process.child.pid ?? 0,
     logs,
     waitForLog: (message, timeoutMs = 20_000) =>
       waitFor(

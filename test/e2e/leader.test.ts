@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { waitFor, withControlPlane } from "../harness/index.js";
+import { startHoldingWebhook, waitFor, withControlPlane } from "../harness/index.js";
 import { Journey, type SerinWatcher, startCanaryCluster } from "./journey.js";
 
 /** Two `serin watch --leader-elect` replicas: only the leader writes, and a dead leader is replaced. */
@@ -12,12 +12,39 @@ let startWatcher: Awaited<ReturnType<typeof startCanaryCluster>>["startWatcher"]
 const writes = (watcher: SerinWatcher) => watcher.logs().filter((entry) => entry.msg === "reconciled").length;
 const leads = (watcher: SerinWatcher) => watcher.logs().some((entry) => entry.msg === "became leader");
 
+/** Who holds the Lease `name` now ("<hostname>-<pid>"), or undefined. */
+async function holderOf(name: string): Promise<string | undefined> {
+  const lease = await env.cp.kubectl([
+    "get",
+    "lease",
+    name,
+    "-n",
+    "serin-system",
+    "-o",
+    "json",
+    "--ignore-not-found",
+  ]);
+  assert.equal(lease.code, 0, lease.stderr);
+  return lease.stdout.trim() ? (JSON.parse(lease.stdout).spec.holderIdentity ?? undefined) : undefined;
+}
+
+/** The replica of `pool` that holds the Lease now, read from the Lease itself (not from old logs). */
+function leaderOf(pool: readonly SerinWatcher[], name: string): Promise<SerinWatcher> {
+  return waitFor(
+    async () => {
+      const holder = await holderOf(name);
+      return pool.find((replica) => holder?.endsWith(`-${replica.pid}`) && !replica.exited());
+    },
+    { timeoutMs: 30_000, what: `a replica holding the Lease ${name}` },
+  );
+}
+
 describe("leader election on a Lease", () => {
   before(
     async () => {
       const cluster = await startCanaryCluster(env.cp);
       startWatcher = cluster.startWatcher;
-      const args = ["--leader-elect", "--lease-duration", "3s"];
+      const args = ["--leader-elect", "--lease-duration", "6s"];
       replicas = [
         await cluster.startWatcher(args, "replica-a"),
         await cluster.startWatcher(args, "replica-b"),
@@ -27,10 +54,7 @@ describe("leader election on a Lease", () => {
   );
 
   test("one replica leads and only it writes; killing it hands the canary over to the other", async () => {
-    const leader = await waitFor(async () => replicas.find(leads), {
-      timeoutMs: 20_000,
-      what: "one replica to become leader",
-    });
+    const leader = await leaderOf(replicas, "serin-watcher");
     const follower = replicas.find((replica) => replica !== leader) as SerinWatcher;
     const lease = await env.cp.kubectl(["get", "lease", "serin-watcher", "-n", "serin-system", "-o", "json"]);
     assert.equal(lease.code, 0, lease.stderr);
@@ -72,7 +96,7 @@ describe("leader election on a Lease", () => {
     await journey.waitForCanaryWeight(500, 60_000);
 
     for (let round = 0; round < 6; round++) {
-      const leader = await waitFor(async () => pool.find(leads), { timeoutMs: 30_000, what: "a leader" });
+      const leader = await leaderOf(pool, "serin-churn");
       await (round % 2 === 0 ? leader.kill() : leader.stop());
       pool = [...pool.filter((replica) => replica !== leader), await start()];
       await new Promise((resolve) => setTimeout(resolve, 2_500));
@@ -95,7 +119,7 @@ describe("leader election on a Lease", () => {
     // SIGSTOP keeps the process and its connections but stops its clock-driven work, as a paused VM or
     // a long stop-the-world pause would. When it thaws, its timers and buffered watch events run before
     // its next Lease renewal can tell it that it lost: only the check before each write stops it.
-    const args = ["--leader-elect", "--lease-duration", "3s", "--lease-name", "serin-freeze"];
+    const args = ["--leader-elect", "--lease-duration", "4s", "--lease-name", "serin-freeze"];
     const pool = [
       await startWatcher([...args, "--log-level", "debug"], "freeze-a"),
       await startWatcher([...args, "--log-level", "debug"], "freeze-b"),
@@ -107,7 +131,7 @@ describe("leader election on a Lease", () => {
     const recorder = journey.recordWeights();
     await journey.ship("registry.example/web:2.0.0", { annotations });
     await journey.waitForCanaryWeight(2_000, 30_000);
-    const frozen = await waitFor(async () => pool.find(leads), { timeoutMs: 20_000, what: "a leader" });
+    const frozen = await leaderOf(pool, "serin-freeze");
     const other = pool.find((replica) => replica !== frozen) as SerinWatcher;
 
     frozen.pause();
@@ -129,6 +153,57 @@ describe("leader election on a Lease", () => {
     );
 
     await journey.waitForPhase("Succeeded", 60_000);
+    const seen = await recorder.stop();
+    const expected = [0, ...steps.map((step) => Number(step) * 100), 10_000, 0];
+    assert.deepEqual(seen, expected, `weights in order, none twice, none back: ${seen.join(", ")}`);
+    for (const replica of pool) await replica.stop();
+  });
+  test("SIGTERM while the leader's split write is in flight: the write lands, then the Lease is handed over", {
+    timeout: 120_000,
+  }, async () => {
+    // A Lease long enough that only the shutdown can hand it over within the test's window.
+    const args = ["--leader-elect", "--lease-duration", "15s", "--lease-name", "serin-sigterm"];
+    const pool = [await startWatcher(args, "sigterm-a"), await startWatcher(args, "sigterm-b")];
+    const journey = new Journey(env.cp, "sigterm", route);
+    const steps = ["10", "20", "30", "40", "50"];
+    const annotations = { "serin.dev/steps": steps.join(","), "serin.dev/step-interval": "2s" };
+    await journey.create({ annotations });
+    // The apiserver holds serin's next update of the split in admission, as a slow apiserver would.
+    const holder = await startHoldingWebhook(env.cp, {
+      name: "hold-splits",
+      group: "split.smi-spec.io",
+      resource: "trafficsplits",
+      namespace: journey.namespace,
+      operations: ["UPDATE"],
+    });
+    const recorder = journey.recordWeights();
+    await journey.ship("registry.example/web:2.0.0", { annotations });
+    await journey.waitForCanaryWeight(1_000, 30_000);
+    const held = holder.holdNext();
+    const leader = await leaderOf(pool, "serin-sigterm");
+    const other = pool.find((replica) => replica !== leader) as SerinWatcher;
+    const leading = await holderOf("serin-sigterm");
+    const request = await held;
+    assert.equal(request.name, "web");
+
+    const stopped = leader.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(await holderOf("serin-sigterm"), leading, "the Lease is kept while a write is in flight");
+    assert.equal(leads(other), false, "and nobody else writes meanwhile");
+    const reconciledBefore = writes(leader);
+    holder.release();
+    await stopped;
+    assert.ok(
+      writes(leader) > reconciledBefore,
+      `the write in flight finished and was logged:\n${leader
+        .logs()
+        .slice(-12)
+        .map((entry) => JSON.stringify(entry))
+        .join("\n")}`,
+    );
+    await other.waitForLog("became leader", 20_000);
+    await journey.waitForPhase("Succeeded", 60_000);
+    await holder.stop();
     const seen = await recorder.stop();
     const expected = [0, ...steps.map((step) => Number(step) * 100), 10_000, 0];
     assert.deepEqual(seen, expected, `weights in order, none twice, none back: ${seen.join(", ")}`);
