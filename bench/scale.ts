@@ -839,6 +839,10 @@ async function runOnce(): Promise<void> {
       ];
     };
     const abortFailures = [...(idleAborts?.failures ?? []), ...(inFlightAborts?.failures ?? [])];
+    const labelMismatches = [
+      ...(idleAborts?.weightLabelMismatches ?? []),
+      ...(inFlightAborts?.weightLabelMismatches ?? []),
+    ];
     const flightAbort = inFlightAborts
       ? summarize(inFlightAborts.trials.map((t) => t.abort.latency))
       : undefined;
@@ -916,6 +920,11 @@ async function runOnce(): Promise<void> {
               .slice(0, 5)
               .map((failure) => `; ${failure}`)
               .join("")}`,
+            `probes taken for a trial while their Deployment's serin.dev/weight label disagreed with the split: ` +
+              `${labelMismatches.length}${labelMismatches
+                .slice(0, 3)
+                .map((mismatch) => `; ${mismatch}`)
+                .join("")}`,
           ]
         : []),
       "",

@@ -31,13 +31,13 @@ const is = (target: Target) => (object: Meta) =>
 export const splitAt = (target: Target, canaryWeight: number) => (object: Meta) =>
   is(target)(object) && readTrafficSplitWeights(object).canary === canaryWeight;
 
-/** The Deployment shows `phase` at `weight` percent and the one-shot action has been consumed. */
-export const phaseIs = (target: Target, phase: string, weight: number) => (object: Meta) => {
+/** The Deployment shows `phase` (at `weight` percent, when given) and the one-shot action has been consumed. */
+export const phaseIs = (target: Target, phase: string, weight?: number) => (object: Meta) => {
   const labels = object.metadata?.labels ?? {};
   return (
     is(target)(object) &&
     labels["serin.dev/phase"] === phase &&
-    labels["serin.dev/weight"] === String(weight) &&
+    (weight === undefined || labels["serin.dev/weight"] === String(weight)) &&
     object.metadata?.annotations?.[ACTION] === undefined
   );
 };
@@ -143,7 +143,7 @@ export async function timeAbort(
 
 /**
  * `retry`: the canary starts again from its first step. Resolves once the split is back at `canaryWeight`
- * and the Deployment says Progressing at `percent` with the action consumed; the ms until the split.
+ * and the Deployment says Progressing with the action consumed.
  */
 export async function rearm(
   clients: TrialClients,
@@ -157,7 +157,7 @@ export async function rearm(
     timeoutMs,
   );
   const progressing = clients.deployments.next(
-    phaseIs(target, "Progressing", canaryWeight / 100),
+    phaseIs(target, "Progressing"),
     () => `${describe(clients, target)} Progressing`,
     timeoutMs,
   );

@@ -28,6 +28,8 @@ export interface AbortTrials {
   trials: ProbeTrial[];
   /** Retry -> back at the first step, ms, per re-arm that finished. */
   rearms: number[];
+  /** Re-arms after which the Deployment said Progressing with a serin.dev/weight other than the split's. */
+  weightLabelMismatches: string[];
   failures: string[];
 }
 
@@ -66,7 +68,7 @@ export async function runAbortTrials(
   floor: { deployment: Target; split: Target },
   options: AbortTrialOptions,
 ): Promise<AbortTrials> {
-  const result: AbortTrials = { trials: [], rearms: [], failures: [] };
+  const result: AbortTrials = { trials: [], rearms: [], weightLabelMismatches: [], failures: [] };
   // Probe -> its re-arm in progress; a probe whose re-arm failed leaves the rotation.
   const armed = new Map<string, Promise<boolean>>(
     probes.map((probe) => [keyOf(probe), Promise.resolve(true)]),
@@ -85,6 +87,14 @@ export async function runAbortTrials(
       trial -= 1;
       continue;
     }
+    // Seconds after it came back: what the Deployment's labels say against the split.
+    const weightLabel = clients.deployments.lastSeen(probe.namespace, probe.name)?.metadata?.labels?.[
+      "serin.dev/weight"
+    ];
+    if (weightLabel !== String(options.firstWeight / 100))
+      result.weightLabelMismatches.push(
+        `${key}: weight label ${weightLabel}, split at ${options.firstWeight / 100}%`,
+      );
     const mark = `${options.label}-${trial}`;
     try {
       const patchFloor = await timePatchFloor(clients, floor.deployment, mark);
