@@ -235,7 +235,7 @@ describe("the serin command line on a cluster", () => {
     const demo = (await serin("demo", "--help")).stdout.replace(/\s+/g, " ");
     assert.ok(demo.includes("how long each step is held (default: 2s)"), demo);
     const run = (await serin("run", "--help")).stdout.replace(/\s+/g, " ");
-    for (const shown of ["(default: 0.0.0.0:8443)", "(default: 1m)", "(default: 15s)", "(default: certs)"]) {
+    for (const shown of ["(default: 0.0.0.0:8443)", "(default: 10s)", "(default: 15s)", "(default: certs)"]) {
       assert.ok(run.includes(shown), shown);
     }
     const plugin = await kubectlSerin("status", "--help");
