@@ -665,6 +665,26 @@ describe("planner: the canary lifecycle", () => {
     assert.equal(world.annotations["serin.dev/pending-revision"], undefined);
   });
 
+  test("a step whose weight label write was lost: the next reconcile puts the label right from the split", () => {
+    const world = new World({ "serin.dev/steps": "12.50,50", "serin.dev/step-interval": "1m" });
+    world.reconcile(T0);
+    world.applyImage("web:2");
+    world.reconcile(at(1));
+    world.reconcile(at(2));
+    assert.equal(world.canaryWeight, 1_250);
+    assert.equal(world.labels["serin.dev/weight"], "12.5", "percent as the split carries it");
+    // The label write of that step lost a race (the split's write landed): the label still says 0.
+    world.label({ "serin.dev/weight": "0" });
+    const next = world.reconcile(at(3));
+    assert.equal(world.labels["serin.dev/weight"], "12.5");
+    assert.equal(world.canaryWeight, 1_250, "no step taken again");
+    assert.ok(!next.actions.some((action) => action.type === "writeRoute"));
+    const writes = world
+      .reconcile(at(4))
+      .actions.filter((action) => action.type === "writeDeployment" || action.type === "writeRoute");
+    assert.deepEqual(writes, [], "and nothing more to write");
+  });
+
   test("a failed test gate aborts, naming the test gate as the cause", () => {
     const world = new World({
       "serin.dev/steps": "10,50",

@@ -171,7 +171,7 @@ const aborted = (cause: AbortCause, message: string): Action => ({
 function weightAt(steps: readonly Step[], index: number): { weight: number; text: string } {
   for (let i = Math.min(index, steps.length - 1); i >= 0; i--) {
     const step = steps[i];
-    if (step?.kind === "weight") return { weight: step.weight, text: step.text };
+    if (step?.kind === "weight") return { weight: step.weight, text: weightLabel(step.weight) };
   }
   return { weight: 0, text: "0" };
 }
@@ -306,8 +306,11 @@ function mirrorPhase(observed: Observed, phase: Phase | undefined, decided: Plan
   if (!phase) return decided;
   const labels = labelsOf(observed.deployment);
   const wanted: Record<string, string> = { [StatusLabel.phase]: phase };
-  // Settled phases carry no canary traffic.
+  // Settled phases carry no canary traffic; a canary in flight shows the weight its split carries (a
+  // label write that lost a race is put right here, not only at the next step).
   if (phase === "Aborted" || phase === "Succeeded" || phase === "Idle") wanted[StatusLabel.weight] = "0";
+  else if ((phase === "Progressing" || phase === "Paused") && observed.route)
+    wanted[StatusLabel.weight] = weightLabel(observed.route.canaryWeight);
   const written = decided.actions.filter((action) => action.type === "writeDeployment");
   const missing = Object.fromEntries(
     Object.entries(wanted).filter(
@@ -319,6 +322,11 @@ function mirrorPhase(observed: Observed, phase: Phase | undefined, decided: Plan
   if (Object.keys(missing).length === 0) return decided;
   const mirror: Action = { type: "writeDeployment", annotations: {}, labels: missing };
   return { ...decided, actions: [...decided.actions, mirror] };
+}
+
+/** A split weight (out of 10,000) as the weight label writes it: percent, e.g. "0.1", "12.5". */
+function weightLabel(canaryWeight: number): string {
+  return String(canaryWeight / 100);
 }
 
 /**
