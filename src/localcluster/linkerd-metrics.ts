@@ -129,9 +129,14 @@ export async function startLinkerdMetrics(options: LinkerdMetricsOptions = {}): 
       if (batch.length < SCRAPE_BATCH) continue;
       if (res.destroyed) return;
       if (!res.write(batch.join("")))
-        await new Promise((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off("drain", go);
+            res.off("close", go);
+            resolve();
+          };
+          res.on("drain", go);
+          res.on("close", go);
         });
       batch = [];
       await new Promise((resolve) => setImmediate(resolve));

@@ -13,7 +13,7 @@ export type GateVerdict =
   | { result: "fail"; reason: string }
   | { result: "inconclusive"; reason: string };
 
-/** A finished gate job: its verdict, the step it belongs to, and when it finished (ISO time). */
+/** A finished gate job: its verdict, the step it belongs to, and when it started (ISO time). */
 export interface GateOutcome {
   verdict: GateVerdict;
   ticket: GateTicket;

@@ -80,12 +80,15 @@ export class GateJobs {
     running.add(kind);
     this.running.set(key, running);
     this.total += 1;
+    // Dated when it started: the next check is due one interval after this one began, so the time a
+    // query takes (seconds, with Prometheus under load) does not stretch every interval of the step.
+    const startedAt = this.clock().toISOString();
     void job()
       .catch((error: unknown): GateVerdict => ({ result: "fail", reason: (error as Error).message }))
       .then((verdict) => {
         this.outcomes.set(key, {
           ...this.outcomes.get(key),
-          [kind]: { verdict, ticket, at: this.clock().toISOString() },
+          [kind]: { verdict, ticket, at: startedAt },
         });
         this.logger.debug({ deployment: key, kind, verdict }, "gate job finished");
       })
