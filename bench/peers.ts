@@ -7,7 +7,13 @@ import type { Contender } from "./peers/contender.js";
 import { flagger } from "./peers/flagger.js";
 import { startGate } from "./peers/gate.js";
 import { rollbackTable, scaleTables } from "./peers/report.js";
-import { appendResult, type RollbackResult, readResults, type ScaleResult } from "./peers/results.js";
+import {
+  appendResult,
+  type RollbackResult,
+  readResults,
+  type ScaleResult,
+  settingKey,
+} from "./peers/results.js";
 import { runRollback } from "./peers/rollback-run.js";
 import { runScale } from "./peers/scale-run.js";
 import { serin } from "./peers/serin.js";
@@ -31,12 +37,22 @@ const { values: options } = parseArgs({
     "stall-seconds": { type: "string", default: "600" },
     writers: { type: "string", default: "32" },
     results: { type: "string", default: "bench/results-peers.jsonl" },
+    // A further setting, CONTROLLER:WORKERS:FLAGS, e.g. "argo-rollouts:16:--qps 200 --burst 400"; repeatable.
+    extra: { type: "string", multiple: true, default: [] },
+    // Run only the --extra settings (to add a column to results measured before).
+    "extra-only": { type: "boolean", default: false },
     // Keep each control plane's folder (the logs of every component and controller) after its run.
     "keep-logs": { type: "boolean", default: false },
     // Only print the tables of what --results holds.
     "report-only": { type: "boolean", default: false },
   },
 });
+
+interface Setting {
+  contender: Contender;
+  concurrency: number | undefined;
+  extraArgs: readonly string[];
+}
 
 const STEPS = [10, 20, 30, 40, 50];
 const STEP_SECONDS = 10;
@@ -71,6 +87,15 @@ const idleSeconds = positiveInteger("idle-seconds", options["idle-seconds"], 5, 
 const stallSeconds = positiveInteger("stall-seconds", options["stall-seconds"], 60, 7_200);
 const writers = positiveInteger("writers", options.writers, 1, 256);
 const resultsFile = options.results;
+const extras = (options.extra ?? []).map((text) => {
+  const match = /^(serin|flagger|argo-rollouts):(\d+):(.*)$/.exec(text);
+  if (!match) throw new Error(`--extra must be CONTROLLER:WORKERS:FLAGS, got "${text}"`);
+  return {
+    controller: match[1] as Contender["id"],
+    concurrency: positiveInteger("extra", match[2] as string, 1, 256),
+    extraArgs: (match[3] as string).split(/\s+/).filter(Boolean),
+  };
+});
 const failures: string[] = [];
 
 if (!options["report-only"]) {
@@ -104,32 +129,48 @@ if (!options["report-only"]) {
         if (result) await appendResult(resultsFile, result);
       }
     }
-    // Each controller at its default worker count, and the peers again at the raised counts.
-    const settings = contenders.flatMap((contender) => [
-      { contender, concurrency: undefined as number | undefined },
-      ...raised
-        .filter((count) => contender.id !== "serin" && count !== contender.concurrency.default)
-        .map((count) => ({ contender, concurrency: count as number | undefined })),
-    ]);
+    // Each controller at its default worker count, the peers again at the raised counts, then any
+    // --extra settings.
+    const settings: Setting[] = [
+      ...(options["extra-only"] ? [] : contenders).flatMap((contender) => [
+        { contender, concurrency: undefined, extraArgs: [] },
+        ...raised
+          .filter((count) => contender.id !== "serin" && count !== contender.concurrency.default)
+          .map((count) => ({ contender, concurrency: count, extraArgs: [] })),
+      ]),
+      ...extras.map((extra) => {
+        const contender = contenders.find((candidate) => candidate.id === extra.controller);
+        if (!contender) throw new Error(`--extra names ${extra.controller}, which --controllers leaves out`);
+        return { contender, concurrency: extra.concurrency, extraArgs: extra.extraArgs };
+      }),
+    ];
+    const keyOf = ({ contender, concurrency, extraArgs }: Setting) =>
+      settingKey({
+        controller: contender.id,
+        concurrency: concurrency ?? contender.concurrency.default,
+        extraArgs,
+      });
     const stalledAt = new Map<string, number>();
     for (const earlier of await readResults(resultsFile))
       if (earlier.kind === "scale" && earlier.stalled)
         stalledAt.set(
-          `${earlier.controller} ${earlier.concurrency}`,
-          Math.min(earlier.apps, stalledAt.get(`${earlier.controller} ${earlier.concurrency}`) ?? Infinity),
+          settingKey(earlier),
+          Math.min(earlier.apps, stalledAt.get(settingKey(earlier)) ?? Infinity),
         );
     for (const n of appCounts) {
-      for (const { contender, concurrency } of settings) {
-        const setting = `${contender.id} ${concurrency ?? contender.concurrency.default}`;
-        const stalled = stalledAt.get(setting);
+      for (const setting of settings) {
+        const { contender, concurrency, extraArgs } = setting;
+        const key = keyOf(setting);
+        const stalled = stalledAt.get(key);
         if (stalled !== undefined && stalled < n) {
-          log(`${contender.title} ${setting}: stalled at ${stalled} apps already; ${n} not run`);
+          log(`${key}: stalled at ${stalled} apps already; ${n} not run`);
           continue;
         }
-        log(`${contender.title} (${contender.concurrency.flag} ${concurrency ?? "default"}): ${n} apps`);
+        log(`${key}: ${n} apps`);
         const result = await runScale(contender, {
           apps: n,
           concurrency,
+          extraArgs,
           steps: STEPS,
           stepSeconds: STEP_SECONDS,
           idleSeconds,
@@ -141,7 +182,7 @@ if (!options["report-only"]) {
         }).catch(failed);
         if (!result) continue;
         await appendResult(resultsFile, result);
-        if (result.stalled) stalledAt.set(setting, n);
+        if (result.stalled) stalledAt.set(key, n);
         log(
           `${contender.title}: ${result.promoted}/${n} promoted, skew p99 ${result.skewMs.p99.toFixed(0)} ms, ` +
             `${result.requests.perStepPerApp.toFixed(1)} requests per step per app`,

@@ -60,6 +60,7 @@ export function argoRollouts(peer: PeerBinary): Contender {
           "--healthzPort",
           String(healthzPort),
           ...(options.concurrency === undefined ? [] : ["--rollout-threads", String(options.concurrency)]),
+          ...options.extraArgs,
         ],
         options.logFile,
         /Started controller/,

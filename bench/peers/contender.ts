@@ -51,6 +51,8 @@ export interface StartOptions {
   concurrency: number | undefined;
   /** Where the controller's log goes. */
   logFile: string;
+  /** Further command-line flags for this setting (e.g. a peer's client rate limit). */
+  extraArgs: readonly string[];
 }
 
 export interface RollbackContext {

@@ -39,6 +39,7 @@ export function flagger(peer: PeerBinary): Contender {
           "-log-level=info",
           `-port=${port}`,
           ...(options.concurrency === undefined ? [] : [`-threadiness=${options.concurrency}`]),
+          ...options.extraArgs,
         ],
         options.logFile,
         /Started operator workers/,

@@ -1,6 +1,6 @@
 // The comparison as markdown: one table per figure, apps down the side, each controller setting across.
 // Pure: results in, text out.
-import type { RollbackResult, ScaleResult } from "./results.js";
+import { type RollbackResult, type ScaleResult, settingKey } from "./results.js";
 
 const ORDER = ["serin", "flagger", "argo-rollouts"];
 
@@ -17,10 +17,13 @@ const fixed = (value: number | null | undefined, digits = 0) =>
 function columns(results: readonly ScaleResult[]): Column[] {
   const found = new Map<string, Column>();
   for (const result of results) {
-    const id = `${result.controller} ${result.concurrency}`;
+    const extra = (result.extraArgs ?? []).join(" ");
+    const id = settingKey(result);
     let column = found.get(id);
     if (!column) {
-      const setting = `${result.concurrencyFlag} ${result.concurrency}${result.defaultConcurrency ? ", default" : ""}`;
+      const setting =
+        `${result.concurrencyFlag} ${result.concurrency}${result.defaultConcurrency ? ", default" : ""}` +
+        (extra ? `, ${extra}` : "");
       column = { id, title: `${result.title} (${setting})`, byApps: new Map() };
       found.set(id, column);
     }
@@ -29,7 +32,7 @@ function columns(results: readonly ScaleResult[]): Column[] {
   return [...found.values()].sort((a, b) => {
     const [ida = "", ca = "0"] = a.id.split(" ");
     const [idb = "", cb = "0"] = b.id.split(" ");
-    return ORDER.indexOf(ida) - ORDER.indexOf(idb) || Number(ca) - Number(cb);
+    return ORDER.indexOf(ida) - ORDER.indexOf(idb) || Number(ca) - Number(cb) || a.id.localeCompare(b.id);
   });
 }
 

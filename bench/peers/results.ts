@@ -12,6 +12,8 @@ interface RunIdentity {
   concurrency: number;
   concurrencyFlag: string;
   defaultConcurrency: boolean;
+  /** Flags beyond the worker count that this setting adds. */
+  extraArgs?: string[];
   settings: string;
   date: string;
   /** Load averages (1, 5, 15 min) when the run started and ended. */
@@ -63,6 +65,15 @@ export interface RollbackResult extends RunIdentity {
 }
 
 export type Result = ScaleResult | RollbackResult;
+
+/** Names one controller setting: controller, worker count and any further flags. */
+export function settingKey(result: {
+  controller: ContenderId;
+  concurrency: number;
+  extraArgs?: readonly string[];
+}): string {
+  return [result.controller, String(result.concurrency), ...(result.extraArgs ?? [])].join(" ");
+}
 
 export async function appendResult(file: string, result: Result): Promise<void> {
   await appendFile(file, `${JSON.stringify(result)}\n`);

@@ -55,7 +55,11 @@ export async function runRollback(contender: Contender, options: RollbackOptions
   try {
     await installCrds(cp, ["trafficsplit-smi-upstream"]);
     await contender.install(cp);
-    await contender.start(cp, { concurrency: undefined, logFile: join(cp.dir, `${contender.id}.log`) });
+    await contender.start(cp, {
+      concurrency: undefined,
+      extraArgs: [],
+      logFile: join(cp.dir, `${contender.id}.log`),
+    });
     observer.track([app]);
     await observer.start();
     const raw = new RawJsonClient(cp.kubeConfig(), "bench");

@@ -19,6 +19,8 @@ export interface ScaleOptions {
   apps: number;
   /** Worker count, or undefined for the controller's default. */
   concurrency: number | undefined;
+  /** Further flags for the controller in this setting. */
+  extraArgs: readonly string[];
   steps: readonly number[];
   stepSeconds: number;
   idleSeconds: number;
@@ -98,6 +100,7 @@ export async function runScale(contender: Contender, options: ScaleOptions): Pro
     await sleep(2_000); // the APF configuration controller picks the FlowSchema up
     const controller: RunningController = await contender.start(cp, {
       concurrency: options.concurrency,
+      extraArgs: options.extraArgs,
       logFile: join(cp.dir, `${contender.id}.log`),
     });
     const cpuNow = () => controller.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
@@ -231,6 +234,7 @@ export async function runScale(contender: Contender, options: ScaleOptions): Pro
       concurrency: options.concurrency ?? contender.concurrency.default,
       concurrencyFlag: contender.concurrency.flag,
       defaultConcurrency: options.concurrency === undefined,
+      extraArgs: [...options.extraArgs],
       settings: contender.settings,
       date,
       loadavg: { start: loadStart, end: loadEnd },

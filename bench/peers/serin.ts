@@ -69,6 +69,7 @@ export const serin: Contender = {
         ACCOUNT.namespace,
         ...TEST_HOST,
         ...(options.concurrency === undefined ? [] : ["--workers", String(options.concurrency)]),
+        ...options.extraArgs,
       ],
       readyTimeoutMs: 60_000,
     });
