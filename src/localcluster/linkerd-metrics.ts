@@ -1,3 +1,4 @@
+import { rename, writeFile } from "node:fs/promises";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -35,6 +36,12 @@ export interface LinkerdMetricsOptions {
   /** Where the splits are watched; needed for apps (not for fixed-rate Deployments). */
   kubeConfig?: KubeConfig;
   routes?: readonly RouteWatch[];
+  /**
+   * Where to keep a Prometheus file_sd list of one target per modelled pod (`/pods/NS/DEPLOYMENT/metrics`
+   * on this server), as linkerd-viz scrapes every proxy on its own: many small scrapes spread over the
+   * interval, instead of one of tens of MB.
+   */
+  podTargetsFile?: string;
   /** Poisson arrivals and random outcomes from this seed; without it the traffic is even and exact. */
   seed?: number;
   clock?: () => number;
@@ -111,6 +118,16 @@ export async function startLinkerdMetrics(options: LinkerdMetricsOptions = {}): 
   }
 
   const server: Server = createServer((req, res) => {
+    const pod = /^\/pods\/([^/]+)\/([^/]+)\/metrics$/.exec(req.url ?? "");
+    if (pod) {
+      const text = model.podExposition(
+        decodeURIComponent(pod[1] ?? ""),
+        decodeURIComponent(pod[2] ?? ""),
+        clock(),
+      );
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(text ?? "");
+      return;
+    }
     if (req.url !== "/metrics") {
       res.writeHead(404).end();
       return;
@@ -145,9 +162,34 @@ export async function startLinkerdMetrics(options: LinkerdMetricsOptions = {}): 
   };
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   server.unref();
+  const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  /** The pods changed: the file_sd list is written again (to a temporary file, then renamed over). */
+  let writing: Promise<void> = Promise.resolve();
+  const podsChanged = () => {
+    const file = options.podTargetsFile;
+    if (!file) return;
+    const list = model.pods().map(({ namespace, deployment, podIp }) => ({
+      targets: [target],
+      labels: {
+        __metrics_path__: `/pods/${encodeURIComponent(namespace)}/${encodeURIComponent(deployment)}/metrics`,
+        // What linkerd-viz's scrape would call the proxy: its pod's address and admin port.
+        instance: `${podIp}:4191`,
+      },
+    }));
+    writing = writing
+      .then(async () => {
+        await writeFile(`${file}.tmp`, JSON.stringify(list));
+        await rename(`${file}.tmp`, file);
+      })
+      // A list that could not be written leaves Prometheus the previous one; the next change writes again.
+      .catch(() => undefined);
+  };
+  podsChanged();
+  await writing;
   return {
-    target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    target,
     setTraffic(namespace, deployment, traffic) {
+      const known = model.pods().some((pod) => pod.namespace === namespace && pod.deployment === deployment);
       model.setDirect(
         namespace,
         deployment,
@@ -155,19 +197,25 @@ export async function startLinkerdMetrics(options: LinkerdMetricsOptions = {}): 
         { successRatio: traffic.successRatio, latency: constantLatency(traffic.latencyMs) },
         clock(),
       );
+      if (!known) podsChanged();
     },
     addApp(app) {
       model.addApp(app, clock());
+      podsChanged();
       const seen = latest.get(`${app.namespace}/${app.service}`);
       if (seen) apply(seen.watch, seen.object, false);
     },
     setBehaviour: (namespace, deployment, behaviour) =>
       model.setBehaviour(namespace, deployment, behaviour, clock()),
-    removeApp: (namespace, service) => model.removeApp(namespace, service),
+    removeApp(namespace, service) {
+      model.removeApp(namespace, service);
+      podsChanged();
+    },
     history: (namespace, service) => model.history(namespace, service, clock()),
     routeEvents: () => events,
     async stop() {
       for (const stop of stops) stop();
+      await writing;
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

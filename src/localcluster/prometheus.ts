@@ -16,6 +16,8 @@ export interface Prometheus {
 export interface ScrapeJob {
   name: string;
   targets: string[];
+  /** A file of targets Prometheus re-reads when it changes (file_sd), instead of `targets`. */
+  fileSd?: string;
   https?: { ca: string; serverName: string };
 }
 
@@ -46,6 +48,7 @@ export async function startPrometheus(
   const config = join(dir, "prometheus.yml");
   const jobs = await Promise.all(
     (extras.jobs ?? []).map(async (job) => {
+      if (job.fileSd) return { job_name: job.name, file_sd_configs: [{ files: [job.fileSd] }] };
       if (!job.https) return { job_name: job.name, static_configs: [{ targets: job.targets }] };
       const caFile = join(dir, `${job.name}-ca.crt`);
       await writeFile(caFile, job.https.ca);

@@ -183,6 +183,8 @@ const RESPONSE = {
 
 /** The pod's series in the text exposition format, one per line (the TYPE lines are TYPE_LINES). */
 export function expositionLines(counters: ProxyCounters, pod: PodIdentity): string[] {
+  // A pod that has served nothing has no series at all, as a proxy that has seen no request.
+  if (counters.requests === 0) return [];
   const base = labelText(inboundLabels(pod));
   const lines = [`request_total{${base}} ${counters.requests}`];
   for (const kind of ["success", "failure"] as const) {

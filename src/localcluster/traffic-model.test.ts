@@ -147,3 +147,17 @@ test("each modelled pod has a stable identity shaped like a real one", () => {
   assert.match(pod.podIp, /^10\.244\.\d{1,3}\.\d{1,3}$/);
   assert.notEqual(modelledPod("shop", "web").pod, pod.pod);
 });
+
+test("each pod can be scraped on its own, as linkerd-viz scrapes every proxy", () => {
+  const model = new TrafficModel(() => evenDraws());
+  model.addApp(app(100), 0);
+  assert.deepEqual(
+    model.pods().map(({ namespace, deployment }) => `${namespace}/${deployment}`),
+    ["shop/web", "shop/web-canary"],
+  );
+  const stable = model.podExposition("shop", "web", 10_000) ?? "";
+  assert.equal(responses(stable, "web", "success"), 1_000);
+  assert.doesNotMatch(stable, /web-canary/);
+  assert.doesNotMatch(model.podExposition("shop", "web-canary", 10_000) ?? "", /_total\{/, "no request yet");
+  assert.equal(model.podExposition("shop", "nope", 0), undefined);
+});

@@ -207,6 +207,19 @@ export class TrafficModel {
     };
   }
 
+  /** Every modelled pod. */
+  pods(): PodIdentity[] {
+    return [...this.versions.values()].map(({ pod }) => ({ ...pod }));
+  }
+
+  /** One pod's counters brought up to `now`, as a scrape of its proxy would read them (undefined: none). */
+  podExposition(namespace: string, deployment: string, now: number): string | undefined {
+    const version = this.versions.get(key(namespace, deployment));
+    if (!version) return undefined;
+    this.advanceVersion(version, now);
+    return [...TYPE_LINES, ...expositionLines(version.counters, version.pod), ""].join("\n");
+  }
+
   /** Every counter brought up to `now`, as a scrape of all the modelled proxies would read them. */
   exposition(now: number): string {
     return [...this.expositionParts(now)].join("");
@@ -221,7 +234,8 @@ export class TrafficModel {
     yield `${TYPE_LINES.join("\n")}\n`;
     for (const version of [...this.versions.values()]) {
       this.advanceVersion(version, clock());
-      yield `${expositionLines(version.counters, version.pod).join("\n")}\n`;
+      const lines = expositionLines(version.counters, version.pod);
+      if (lines.length > 0) yield `${lines.join("\n")}\n`;
     }
   }
 
