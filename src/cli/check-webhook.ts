@@ -3,11 +3,11 @@
 // MutatingWebhookConfiguration, its Service and caBundle, a replica's TLS and /mutate) and stores nothing.
 // The chart's `helm test` runs it.
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { ConfigError } from "../config.js";
 import { parseDuration } from "../contract/duration.js";
 import { CliError } from "./exit.js";
-import { completeWith, parsedOption, textOption } from "./options.js";
+import { kubeconfigOption, parsedOption, textOption } from "./options.js";
 
 /** A Deployment that opts in, for dry runs: serin's answer adds `serin.dev/track: stable` to its pods. */
 export function webhookProbeDeployment(): V1Deployment {
@@ -48,15 +48,7 @@ export function checkWebhookCommand(): Command {
     .addOption(
       textOption("-n, --namespace <ns>", "namespace of the dry run (one the webhook covers)", "default"),
     )
-    .addOption(
-      completeWith(
-        new Option(
-          "--kubeconfig <file>",
-          "kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)",
-        ),
-        { kind: "files" },
-      ),
-    )
+    .addOption(kubeconfigOption())
     .addOption(
       parsedOption("--timeout <duration>", "keep trying this long, from 1s to 10m", parseCheckTimeout, "60s"),
     )

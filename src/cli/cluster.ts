@@ -9,7 +9,7 @@ import { formatDuration } from "../contract/duration.js";
 import { apiErrorCode, apiErrorMessage } from "../kube-errors.js";
 import { CliError } from "./exit.js";
 import { newKubeConfig } from "./kubeconfig.js";
-import { completeWith } from "./options.js";
+import { completeWith, kubeconfigOption } from "./options.js";
 
 /** The flags `clusterOptions` declares, as commander hands them to an action. */
 export interface ClusterFlags {
@@ -38,15 +38,7 @@ export function clusterOptions(command: Command, scope: { allNamespaces?: boolea
       kind: "contexts",
     }),
   );
-  command.addOption(
-    completeWith(
-      new Option(
-        "--kubeconfig <file>",
-        "kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the in-cluster service account)",
-      ),
-      { kind: "files" },
-    ),
-  );
+  command.addOption(kubeconfigOption());
   return command;
 }
 

@@ -15,7 +15,15 @@ import {
   ROUTER_FLAG_NAMES,
 } from "../config.js";
 import type { RouterChoice } from "../routers/factory.js";
-import { collect, completeWith, durationOption, flag, parsedOption, textOption } from "./options.js";
+import {
+  collect,
+  completeWith,
+  durationOption,
+  flag,
+  kubeconfigOption,
+  parsedOption,
+  textOption,
+} from "./options.js";
 
 /** `serin run`, `serin webhook`, `serin watch`: one set of flags, parsed once. */
 export interface ControllerFlags {
@@ -87,15 +95,7 @@ function command(name: string, description: string, parts: Part[]): Command {
   }
   if (parts.includes("watch")) {
     cmd
-      .addOption(
-        completeWith(
-          new Option(
-            "--kubeconfig <file>",
-            "kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the in-cluster service account)",
-          ),
-          { kind: "files" },
-        ),
-      )
+      .addOption(kubeconfigOption())
       .addOption(
         parsedOption(
           "--prometheus-url <url>",

@@ -66,3 +66,14 @@ export function completeWith<T extends Option | Argument>(item: T, hint: ValueHi
 export function completionHint(item: Option | Argument): ValueHint | undefined {
   return hints.get(item);
 }
+
+/** `--kubeconfig <file>`, as every command that talks to a cluster takes it. */
+export function kubeconfigOption(): Option {
+  return completeWith(
+    new Option(
+      "--kubeconfig <file>",
+      "kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the in-cluster service account)",
+    ),
+    { kind: "files" },
+  );
+}

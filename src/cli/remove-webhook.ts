@@ -1,9 +1,9 @@
 // `serin remove-webhook NAME`: deletes serin's MutatingWebhookConfiguration and waits until it is gone.
 // The chart's pre-delete hook runs it, because Helm removes webhook configurations after Deployments: in
 // between, a webhook whose pods are gone would block every Deployment that opts in.
-import { Argument, Command, Option } from "commander";
+import { Argument, Command } from "commander";
 import { CliError } from "./exit.js";
-import { completeWith } from "./options.js";
+import { kubeconfigOption } from "./options.js";
 
 /** How long the deletion may take to be seen: a delete is immediate, a slow apiserver is not forever. */
 const GONE_WITHIN_MS = 30_000;
@@ -12,15 +12,7 @@ export function removeWebhookCommand(): Command {
   return new Command("remove-webhook")
     .description("delete serin's MutatingWebhookConfiguration and wait until it is gone (helm uninstall)")
     .addArgument(new Argument("<name>", "the MutatingWebhookConfiguration"))
-    .addOption(
-      completeWith(
-        new Option(
-          "--kubeconfig <file>",
-          "kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)",
-        ),
-        { kind: "files" },
-      ),
-    )
+    .addOption(kubeconfigOption())
     .action(async (name: string, flags: { kubeconfig?: string }) => {
       const [{ AdmissionregistrationV1Api }, { loadKubeConfig }, { isNotFound }] = await Promise.all([
         import("@kubernetes/client-node"),
