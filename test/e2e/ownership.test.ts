@@ -2,6 +2,7 @@
 // serin would use is never changed or deleted, and the canary says which object stands in the way.
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import { serviceManifest } from "../fixtures/manifests.js";
 import { withControlPlane } from "../harness/index.js";
 import { Journey, startCanaryWatcher } from "./journey.js";
 
@@ -48,14 +49,7 @@ describe("serin touches only objects it owns", () => {
     assert.equal((await env.cp.kubectl(["create", "namespace", journey.namespace])).code, 0);
     await journey.apply(foreignService("web-stable"));
     const before = await json(journey, "service", "web-stable");
-    await journey.apply(
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Service",
-        metadata: { name: "web" },
-        spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
-      }),
-    );
+    await journey.apply(serviceManifest());
     await journey.apply(journey.manifest("registry.example/web:1.0.0"));
     await journey.waitFor(
       async () =>
@@ -134,14 +128,7 @@ describe("serin touches only objects it owns", () => {
       }),
     );
     const before = await json(journey, "trafficsplit", "web");
-    await journey.apply(
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Service",
-        metadata: { name: "web" },
-        spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
-      }),
-    );
+    await journey.apply(serviceManifest());
     await journey.apply(journey.manifest("registry.example/web:1.0.0"));
     await journey.waitFor(
       async () =>
