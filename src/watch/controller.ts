@@ -18,8 +18,8 @@ import { type Caches, Executor } from "./executor.js";
 import { GateJobs, type GateRunners } from "./gate-jobs.js";
 import { InformerSet, OnDemandInformers, SupervisedInformer } from "./informers.js";
 import { describeApiError, type Kube } from "./kube.js";
-import { keyOf, ownerKeys, resyncSlot, routingKeys } from "./mapping.js";
-import { WorkQueue } from "./queue.js";
+import { keyOf, ownerKeys, resyncSlot, routingKeys, userInputsOf } from "./mapping.js";
+import { type Lane, WorkQueue } from "./queue.js";
 import { ReadYourWrites } from "./read-your-writes.js";
 import { Reconciler } from "./reconciler.js";
 import type { WatcherMetrics } from "./watcher-metrics.js";
@@ -51,7 +51,7 @@ const SYNC_POLL_MS = 100;
 const RESYNC_SLOTS = 60;
 
 /**
- * The controller: informers that map watch events to keys, a two-lane queue, and workers that run the
+ * The controller: informers that map watch events to keys, a three-lane queue, and workers that run the
  * reconciler. It writes only while started; the manager decides when (leadership) and stops it in order.
  */
 export class Controller {
@@ -61,14 +61,16 @@ export class Controller {
   private readonly reconciler: Reconciler;
   private readonly events: EventRecorder;
   private queue: WorkQueue | undefined;
+  /** Each enabled Deployment's user inputs as last seen (userInputsOf), to tell a user's change apart. */
+  private readonly userInputs = new Map<string, string>();
   private resync: NodeJS.Timeout | undefined;
   private started = false;
   private stopping = false;
 
   constructor(private readonly options: ControllerOptions) {
     const { config, kube, logger, router } = options;
-    const enqueue = (keys: readonly string[]) => {
-      for (const key of keys) this.queue?.add(key);
+    const enqueue = (keys: readonly string[], lane: Lane = "event") => {
+      for (const key of keys) this.queue?.add(key, lane);
     };
     const enabled = `${ENABLED_LABEL}=${ENABLED_VALUE}`;
     const scoped = (namespace: string, resource: string, prefix: string) =>
@@ -79,7 +81,7 @@ export class Controller {
     const deploymentInformer = (
       name: string,
       labelSelector: string,
-      onObject: (deployment: V1Deployment) => void,
+      onObject: (deployment: V1Deployment, verb: "add" | "update" | "delete") => void,
     ) =>
       set<V1Deployment>((namespace) => {
         const path = scoped(namespace, "deployments", "/apis/apps/v1");
@@ -98,9 +100,16 @@ export class Controller {
         );
       });
     // A delete here is also a Deployment whose label was removed: reconcile finds out which.
-    this.deployments = deploymentInformer("deployments", enabled, (deployment) =>
-      enqueue([keyOf(deployment.metadata?.namespace, deployment.metadata?.name)]),
-    );
+    // A user's change (an action, a new template, a delete) goes ahead of everything else queued.
+    this.deployments = deploymentInformer("deployments", enabled, (deployment, verb) => {
+      const key = keyOf(deployment.metadata?.namespace, deployment.metadata?.name);
+      const inputs = userInputsOf(deployment);
+      const before = this.userInputs.get(key);
+      if (verb === "delete") this.userInputs.delete(key);
+      else this.userInputs.set(key, inputs);
+      const changed = verb === "delete" || (before !== undefined && before !== inputs);
+      enqueue([key], changed ? "user" : "event");
+    });
     const canaries = deploymentInformer("canaries", `${TRACK_LABEL}=canary,${OWNER_LABEL}`, (canary) =>
       enqueue(ownerKeys(canary)),
     );

@@ -1,5 +1,6 @@
 import type { KubernetesObject, V1Deployment } from "@kubernetes/client-node";
 import { apexServiceOf } from "../contract/deployment.js";
+import { UserKey } from "../contract/keys.js";
 import { OWNER_LABEL } from "../plan/objects.js";
 
 /**
@@ -37,4 +38,14 @@ export function resyncSlot(key: string, slots: number): number {
     hash = Math.imul(hash, 16777619);
   }
   return (hash >>> 0) % slots;
+}
+
+/**
+ * What a user changes on a Deployment that serin must answer at once: its spec (a new template, a
+ * scale; the generation counts it), the action annotation, and its deletion. serin's own writes there
+ * (labels, status) leave this unchanged.
+ */
+export function userInputsOf(deployment: V1Deployment): string {
+  const { generation, annotations, deletionTimestamp } = deployment.metadata ?? {};
+  return JSON.stringify([generation, annotations?.[UserKey.action], deletionTimestamp !== undefined]);
 }

@@ -115,6 +115,33 @@ test("an event goes ahead of every waiting resync, and a resync of a key already
   assert.deepEqual(seen, ["busy", "abort-me", "r3", "r1", "r2"]);
 });
 
+test("a user's change goes ahead of waiting events and due polls, and keeps its lane when it comes during a reconcile", async () => {
+  const seen: string[] = [];
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const queue = new WorkQueue(
+    async (key) => {
+      seen.push(key);
+      if (key === "busy" && seen.length === 1) await gate;
+      return undefined;
+    },
+    { workers: 1 },
+  );
+  queue.add("busy");
+  await tick();
+  for (const key of ["poll1", "poll2", "poll3"]) queue.add(key);
+  queue.add("r1", "resync");
+  queue.add("abort-me", "user");
+  queue.add("poll3", "user");
+  queue.add("abort-me");
+  queue.add("busy", "user");
+  release();
+  await queue.idle();
+  assert.deepEqual(seen, ["busy", "abort-me", "poll3", "busy", "poll1", "poll2", "r1"]);
+});
+
 test("drain takes no new work and waits for the reconciles in flight", async () => {
   let finished = false;
   const queue = new WorkQueue(

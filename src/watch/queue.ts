@@ -5,8 +5,10 @@ import { IdleWaiters } from "./idle.js";
  * processed by one worker at a time, and a key added while it is being processed runs once more
  * afterwards. Delayed adds keep the earliest due time. Failures back off per key.
  *
- * Two lanes: what a watch event or a due time asks for goes ahead of periodic resyncs, so that an
- * abort never waits behind a thousand Deployments that are only being looked at again.
+ * Three lanes, taken in order: a user's change of a Deployment (an action, a new template, a delete)
+ * first; then watch events and due times (serin's own writes seen again, a step or a poll falling due);
+ * then periodic resyncs. An abort never waits behind a thousand canaries whose polls came due, nor
+ * behind a thousand Deployments that are only being looked at again.
  */
 export interface QueueOptions {
   workers: number;
@@ -17,14 +19,22 @@ export interface QueueOptions {
 
 export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
 
-/** "event": a watch event, a user's action, a due time; "resync": the periodic look at everything. */
-export type Lane = "event" | "resync";
+/** "user": a user changed the Deployment; "event": a watch event or a due time; "resync": the periodic look. */
+export type Lane = "user" | "event" | "resync";
+
+/** The lanes in the order they are served. */
+const LANES: readonly Lane[] = ["user", "event", "resync"];
 
 export class WorkQueue {
   // Sets keep insertion order: each is a FIFO with O(1) removal.
-  private readonly ready = { event: new Set<string>(), resync: new Set<string>() };
+  private readonly ready: Record<Lane, Set<string>> = {
+    user: new Set(),
+    event: new Set(),
+    resync: new Set(),
+  };
   private readonly active = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while being processed, with the earliest lane they were added in. */
+  private readonly dirty = new Map<string, Lane>();
   private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
   private running = 0;
@@ -41,7 +51,7 @@ export class WorkQueue {
 
   add(key: string, lane: Lane = "event"): void {
     if (this.stopped) return;
-    if (lane === "event") {
+    if (lane !== "resync") {
       const pending = this.timers.get(key);
       if (pending) {
         clearTimeout(pending.timer);
@@ -49,13 +59,15 @@ export class WorkQueue {
       }
     }
     if (this.active.has(key)) {
-      this.dirty.add(key);
+      const before = this.dirty.get(key);
+      if (before === undefined || LANES.indexOf(lane) < LANES.indexOf(before)) this.dirty.set(key, lane);
       return;
     }
-    if (this.ready.event.has(key)) return;
-    if (this.ready.resync.has(key)) {
-      if (lane === "resync") return;
-      this.ready.resync.delete(key);
+    // Already waiting in this lane or an earlier one: nothing to do; in a later one: moved up.
+    for (const waiting of LANES) {
+      if (!this.ready[waiting].has(key)) continue;
+      if (LANES.indexOf(waiting) <= LANES.indexOf(lane)) return;
+      this.ready[waiting].delete(key);
     }
     this.ready[lane].add(key);
     this.pump();
@@ -81,7 +93,7 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.ready.event.size + this.ready.resync.size;
+    return LANES.reduce((sum, lane) => sum + this.ready[lane].size, 0);
   }
 
   /** Resolves when nothing is queued or running (delayed adds aside). */
@@ -98,17 +110,16 @@ export class WorkQueue {
     this.stopped = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.ready.event.clear();
-    this.ready.resync.clear();
+    for (const lane of LANES) this.ready[lane].clear();
     this.dirty.clear();
     if (this.running === 0) return;
     await this.idleWaiters.wait(graceMs);
   }
 
   private next(): string | undefined {
-    for (const lane of [this.ready.event, this.ready.resync]) {
-      for (const key of lane) {
-        lane.delete(key);
+    for (const lane of LANES) {
+      for (const key of this.ready[lane]) {
+        this.ready[lane].delete(key);
         return key;
       }
     }
@@ -141,7 +152,11 @@ export class WorkQueue {
       this.active.delete(key);
       this.running -= 1;
     }
-    if (this.dirty.delete(key)) this.add(key);
+    const rerun = this.dirty.get(key);
+    if (rerun !== undefined) {
+      this.dirty.delete(key);
+      this.add(key, rerun);
+    }
     if (retryInMs !== undefined) this.addAfter(key, retryInMs);
     this.pump();
     if (this.stopped && this.running === 0) this.idleWaiters.release();
