@@ -6,6 +6,7 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { PrometheusClient } from "../src/analysis/prometheus.js";
+import { DEFAULTS } from "../src/contract/spec.js";
 import { keepWatching } from "../src/localcluster/keep-watching.js";
 import { startLinkerdMetrics } from "../src/localcluster/linkerd-metrics.js";
 import { startPrometheus } from "../src/localcluster/prometheus.js";
@@ -54,8 +55,9 @@ const { values: options } = parseArgs({
     healthy: { type: "string" },
     rps: { type: "string", default: "100" },
     phases: { type: "string" },
-    // Analysis intervals to compare, one arm each: "default" is serin's (no annotation).
-    intervals: { type: "string", default: "default,10s" },
+    // Settings to compare, one arm each: "default" is serin's (no annotation); "10s" sets the analysis
+    // interval, "10s/1" the interval and the failure limit.
+    intervals: { type: "string", default: "default,10s,10s/1" },
     "scrape-interval": { type: "string", default: "10s" },
     seed: { type: "string", default: "1" },
     concurrency: { type: "string", default: "16" },
@@ -99,8 +101,10 @@ const phases = phaseIds.map((id) => {
 });
 const intervals = options.intervals.split(",").filter(Boolean);
 for (const interval of intervals) {
-  if (interval !== "default" && !/^\d+s$/.test(interval))
-    throw new Error(`--intervals takes "default" or whole seconds such as 10s, got ${interval}`);
+  if (interval !== "default" && !/^\d+s(\/\d{1,2})?$/.test(interval))
+    throw new Error(
+      `--intervals takes "default", whole seconds such as 10s, or seconds and a failure limit such as 10s/1, got ${interval}`,
+    );
 }
 
 const log = (message: string) =>
@@ -179,17 +183,22 @@ try {
   await installCrds(cp, ["trafficsplit-smi-upstream"]);
   const install = await installSerin(cp);
   const serin = new SerinController("serin", cp, install, { logLevel: options["watcher-log-level"] });
-  const arms: Arm[] = intervals.map((interval) => ({
-    id: interval === "default" ? "i-default" : `i${interval}`,
-    title:
-      interval === "default"
-        ? "serin, defaults (analysis-interval 15s)"
-        : `serin, analysis-interval ${interval}`,
-    controller: serin,
-    annotations:
-      interval === "default" ? {} : ({ "serin.dev/analysis-interval": interval } as Record<string, string>),
-    counts: { bad: perBadScenario, healthy: healthyCount },
-  }));
+  const arms: Arm[] = intervals.map((setting) => {
+    const [interval, limit] = setting.split("/");
+    const annotations: Record<string, string> = {};
+    if (setting !== "default") annotations["serin.dev/analysis-interval"] = interval as string;
+    if (limit !== undefined) annotations["serin.dev/failure-limit"] = limit;
+    return {
+      id: setting === "default" ? "i-default" : `i${interval}${limit === undefined ? "" : `-l${limit}`}`,
+      title:
+        setting === "default"
+          ? `serin, defaults (analysis-interval ${DEFAULTS.analysisInterval}, failure-limit ${DEFAULTS.failureLimit})`
+          : `serin, analysis-interval ${interval}${limit === undefined ? "" : `, failure-limit ${limit}`}`,
+      controller: serin,
+      annotations,
+      counts: { bad: perBadScenario, healthy: healthyCount },
+    };
+  });
   if (options["baseline-main"]) {
     const name = options["baseline-name"];
     arms.push({

@@ -7,6 +7,17 @@ import {
 import type { Logger } from "pino";
 
 /**
+ * Drops `metadata.managedFields` from an object about to be cached, as client-go's informers are often
+ * set to: serin never reads them, its writes are patches and replaces that leave them as they are
+ * (an update without them keeps the stored ones), and on a Deployment they are often the larger half
+ * of the object, times every Deployment of the fleet.
+ */
+export function withoutManagedFields<T extends KubernetesObject>(object: T): T {
+  if (object.metadata?.managedFields !== undefined) delete object.metadata.managedFields;
+  return object;
+}
+
+/**
  * A client-node informer that keeps running. client-node's informers stop on any error other than
  * 410 Gone and do not await their callbacks; this one restarts with backoff and only ever hands keys
  * to the work queue.
@@ -31,12 +42,14 @@ export class SupervisedInformer<T extends KubernetesObject> {
   ) {
     const listed = async () => {
       const objects = await list();
+      for (const object of objects.items) withoutManagedFields(object);
       this.listed = true;
       return objects;
     };
     this.informer = makeInformer<T>(config, path, listed, labelSelector);
-    this.informer.on("add", (object) => onObject(object, "add"));
-    this.informer.on("update", (object) => onObject(object, "update"));
+    // The first handlers on every event: client-node caches the very object it hands them.
+    this.informer.on("add", (object) => onObject(withoutManagedFields(object), "add"));
+    this.informer.on("update", (object) => onObject(withoutManagedFields(object), "update"));
     this.informer.on("delete", (object) => onObject(object, "delete"));
     this.informer.on("connect", () => {
       this.failures = 0;

@@ -86,5 +86,13 @@ describe("what a canary costs the cluster", () => {
         (/^replicasets(\/|$)/.test(request.resource) && !request.name.startsWith("web-canary-")),
     );
     assert.equal(bookkeeping.length, 0, `the controller manager writes nothing because of serin:\n${table}`);
+
+    // serin caches objects without their managedFields; its writes leave everyone's field ownership stored.
+    const managers = (object?: { metadata?: { managedFields?: { manager?: string }[] } }) =>
+      new Set((object?.metadata?.managedFields ?? []).map((entry) => entry.manager));
+    const web = managers(await journey.get());
+    assert.ok(web.has("serin") && web.size >= 3, `the Deployment's managers: ${[...web].join(", ")}`);
+    const split = managers((await journey.routeObject()) as Parameters<typeof managers>[0]);
+    assert.ok(split.has("serin"), `the split's managers: ${[...split].join(", ")}`);
   });
 });
