@@ -1,3 +1,5 @@
+import { timeoutSignal } from "./timeout.js";
+
 /** The Prometheus calls serin makes: instant queries, answered with one number or a vector by a label. */
 export class PrometheusClient {
   constructor(
@@ -25,7 +27,7 @@ export class PrometheusClient {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ query: promql }),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal: timeoutSignal(this.timeoutMs),
     });
     const body = (await response.json().catch(() => undefined)) as PrometheusAnswer | undefined;
     if (!response.ok || body?.status !== "success") {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { allowlistPolicy } from "../contract/test-urls.js";
 import { refusedAddressKind, runTestGates, type TestGatePayload } from "./test-gates.js";
@@ -183,6 +185,40 @@ describe("test gates", () => {
     } finally {
       gate.server.closeAllConnections();
       gate.server.close();
+    }
+  });
+
+  test("an answer that arrived in time while serin's event loop was busy is read, not timed out", async () => {
+    // The gate runs in its own process, so that it answers (after 100 ms) while this one is stalled.
+    const gate = spawn(
+      process.execPath,
+      [
+        "-e",
+        `require("node:http").createServer((req, res) => { process.stdout.write("called\\n");
+           setTimeout(() => res.end("ok"), 100); }).listen(0, "127.0.0.1", function () {
+           process.stdout.write(this.address().port + "\\n"); });`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    try {
+      const lines = createInterface({ input: gate.stdout as NonNullable<typeof gate.stdout> })[
+        Symbol.asyncIterator
+      ]();
+      const port = Number((await lines.next()).value);
+      const verdict = runTestGates(
+        [`http://127.0.0.1:${port}/run`],
+        payload,
+        allowlistPolicy(["127.0.0.1"]),
+        {
+          timeoutMs: 300,
+        },
+      );
+      await lines.next(); // the gate has the request
+      const stalledUntil = Date.now() + 800; // past the timeout, the answer long arrived
+      while (Date.now() < stalledUntil) {}
+      assert.deepEqual(await verdict, { result: "pass" });
+    } finally {
+      gate.kill();
     }
   });
 

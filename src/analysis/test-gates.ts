@@ -5,6 +5,7 @@ import { BlockList, isIP, type LookupFunction } from "node:net";
 import { shorten } from "../contract/quote.js";
 import { checkTestUrl, listedExactly, type TestUrlPolicy } from "../contract/test-urls.js";
 import type { GateVerdict } from "../plan/decide.js";
+import { timeoutAfterArrivals } from "./timeout.js";
 
 /** What every integration-test gate receives, as DESIGN.md fixes it. */
 export interface TestGatePayload {
@@ -125,13 +126,12 @@ function callGate(target: URL, body: string, trusted: boolean, options: Required
     const done = (failure: string | undefined) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timeout.clear();
       request.destroy();
       settle(failure);
     };
-    const timer = setTimeout(
-      () => done(`did not answer within ${options.timeoutMs / 1000}s`),
-      options.timeoutMs,
+    const timeout = timeoutAfterArrivals(options.timeoutMs, () =>
+      done(`did not answer within ${options.timeoutMs / 1000}s`),
     );
     request.on("error", (error) => done(`could not be called: ${error.message}`));
     request.on("response", (response: IncomingMessage) => {
