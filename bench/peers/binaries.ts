@@ -22,10 +22,26 @@ const BUILD_SCRIPT = join(repoRoot, "bench", "peers", "build.sh");
 /** A cold build of both takes about 8 minutes on 2 cores; a cached one well under a second. */
 const BUILD_TIMEOUT_MS = 45 * 60_000;
 
+export type PeerName = "flagger" | "argo-rollouts";
+
 /** Runs the build script (a no-op when both are cached), its output on stderr, then reads peers.env. */
 export async function buildPeers(cacheRoot?: string): Promise<PeerBinaries> {
+  const values = await runBuild(["flagger", "argo-rollouts"], cacheRoot);
+  return { flagger: values("FLAGGER"), argoRollouts: values("ARGO_ROLLOUTS") };
+}
+
+/** Builds one peer only (the other's build is not needed, nor waited for), then reads its lines. */
+export async function buildPeer(name: PeerName, cacheRoot?: string): Promise<PeerBinary> {
+  const values = await runBuild([name], cacheRoot);
+  return values(name === "flagger" ? "FLAGGER" : "ARGO_ROLLOUTS");
+}
+
+async function runBuild(
+  names: readonly PeerName[],
+  cacheRoot?: string,
+): Promise<(prefix: string) => PeerBinary> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn("bash", [BUILD_SCRIPT], {
+    const child = spawn("bash", [BUILD_SCRIPT, ...names], {
       stdio: ["ignore", process.stderr, process.stderr],
       env: cacheRoot ? { ...process.env, SERIN_CACHE: cacheRoot } : process.env,
     });
@@ -44,10 +60,9 @@ export async function buildPeers(cacheRoot?: string): Promise<PeerBinaries> {
     if (!value) throw new Error(`${file} has no ${key}=: rerun ${BUILD_SCRIPT}`);
     return value;
   };
-  const peer = (prefix: string): PeerBinary => ({
+  return (prefix) => ({
     binary: required(prefix),
     crds: required(`${prefix}_CRDS`),
     version: required(`${prefix}_VERSION`),
   });
-  return { flagger: peer("FLAGGER"), argoRollouts: peer("ARGO_ROLLOUTS") };
 }

@@ -13,9 +13,25 @@
 # At the end ${SERIN_CACHE:-$HOME/.cache/serin}/controlplane/peers.env holds FLAGGER=, FLAGGER_CRDS=,
 # ARGO_ROLLOUTS=, ARGO_ROLLOUTS_CRDS= (absolute paths) and FLAGGER_VERSION=, ARGO_ROLLOUTS_VERSION=.
 #
+# Usage: build.sh [flagger] [argo-rollouts] (default: both). Naming one builds only that peer and
+# rewrites only its lines of peers.env (the detection benchmark needs Flagger alone).
+#
 # Environment: SERIN_CACHE (cache root), SERIN_BUILD_JOBS (go build -p, default 2).
 set -euo pipefail
 shopt -s inherit_errexit
+
+PEERS=("$@")
+if ((${#PEERS[@]} == 0)); then PEERS=(flagger argo-rollouts); fi
+for peer in "${PEERS[@]}"; do
+  case "$peer" in
+    flagger | argo-rollouts) ;;
+    *)
+      echo "build-peers: unknown peer $peer (known: flagger, argo-rollouts)" >&2
+      exit 2
+      ;;
+  esac
+done
+wanted() { [[ " ${PEERS[*]} " == *" $1 "* ]]; }
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 OUT="${SERIN_CACHE:-$HOME/.cache/serin}/controlplane"
@@ -108,29 +124,34 @@ flagger_crds() { cp "$1/artifacts/flagger/crd.yaml" "$2/"; }
 # Argo Rollouts ships a kustomization over one file per CRD (applied with `kubectl apply -k`).
 argo_crds() { cp "$1"/manifests/crds/*.yaml "$2/"; }
 
-FLAGGER_DIR="$HERE/flagger"
-build flagger "$FLAGGER_DIR" github.com/fluxcd/flagger/cmd/flagger flagger github.com/fluxcd/flagger \
-  "" flagger_crds
-FLAGGER="$BUILT" FLAGGER_CRDS="$CRDS" FLAGGER_VERSION="$VERSION"
+ENV_LINES=()
+if wanted flagger; then
+  build flagger "$HERE/flagger" github.com/fluxcd/flagger/cmd/flagger flagger github.com/fluxcd/flagger \
+    "" flagger_crds
+  ENV_LINES+=("FLAGGER=$BUILT" "FLAGGER_CRDS=$CRDS" "FLAGGER_VERSION=$VERSION")
+fi
 
-ARGO_DIR="$HERE/argo-rollouts"
-ARGO_MODULE=github.com/argoproj/argo-rollouts
-ARGO_VER="$(required_version "$ARGO_DIR" "$ARGO_MODULE")"
-# What upstream's Makefile sets; the module proxy records no commit, so gitCommit stays empty.
-ARGO_LD="-X $ARGO_MODULE/utils/version.version=${ARGO_VER#v} -X $ARGO_MODULE/utils/version.gitTreeState=clean"
-build argo-rollouts "$ARGO_DIR" "$ARGO_MODULE/cmd/rollouts-controller" rollouts-controller "$ARGO_MODULE" \
-  "$ARGO_LD" argo_crds
-ARGO_ROLLOUTS="$BUILT" ARGO_ROLLOUTS_CRDS="$CRDS" ARGO_ROLLOUTS_VERSION="$VERSION"
+if wanted argo-rollouts; then
+  ARGO_DIR="$HERE/argo-rollouts"
+  ARGO_MODULE=github.com/argoproj/argo-rollouts
+  ARGO_VER="$(required_version "$ARGO_DIR" "$ARGO_MODULE")"
+  # What upstream's Makefile sets; the module proxy records no commit, so gitCommit stays empty.
+  ARGO_LD="-X $ARGO_MODULE/utils/version.version=${ARGO_VER#v} -X $ARGO_MODULE/utils/version.gitTreeState=clean"
+  build argo-rollouts "$ARGO_DIR" "$ARGO_MODULE/cmd/rollouts-controller" rollouts-controller "$ARGO_MODULE" \
+    "$ARGO_LD" argo_crds
+  ENV_LINES+=("ARGO_ROLLOUTS=$BUILT" "ARGO_ROLLOUTS_CRDS=$CRDS" "ARGO_ROLLOUTS_VERSION=$VERSION")
+fi
 
+# The lines of the peers not built this time are kept from the previous peers.env.
 tmp_env="$(mktemp "$OUT/.peers.env.XXXXXX")"
 TMP_PATHS+=("$tmp_env")
 {
-  echo "FLAGGER=$FLAGGER"
-  echo "FLAGGER_CRDS=$FLAGGER_CRDS"
-  echo "FLAGGER_VERSION=$FLAGGER_VERSION"
-  echo "ARGO_ROLLOUTS=$ARGO_ROLLOUTS"
-  echo "ARGO_ROLLOUTS_CRDS=$ARGO_ROLLOUTS_CRDS"
-  echo "ARGO_ROLLOUTS_VERSION=$ARGO_ROLLOUTS_VERSION"
+  if [[ -f "$OUT/peers.env" ]]; then
+    keys="$(printf '%s\n' "${ENV_LINES[@]%%=*}")"
+    awk -F= -v keys="$keys" 'BEGIN { split(keys, list, "\n"); for (i in list) rewritten[list[i]] = 1 }
+      !($1 in rewritten)' "$OUT/peers.env"
+  fi
+  printf '%s\n' "${ENV_LINES[@]}"
 } >"$tmp_env"
 mv -f "$tmp_env" "$OUT/peers.env"
 echo "wrote $OUT/peers.env"
