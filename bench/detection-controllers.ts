@@ -7,13 +7,13 @@ import { JSON_PATCH } from "../src/watch/kube.js";
 import { startCanaryCluster } from "../test/e2e/journey.js";
 import { deploymentManifest, serviceManifest } from "../test/fixtures/manifests.js";
 import { type ControlPlane, type SerinWatcher, startSerinWatcher } from "../test/harness/index.js";
+import { ANALYSIS, type Phase } from "./detection-scenarios.js";
 
 /**
  * The canary controllers the detection benchmark can run side by side on one cluster. Each brings its
  * own objects for an app, ships a new version, names the split the traffic model follows, and says how
- * each canary ended. serin is the one here; another controller (e.g. Flagger, with its Canary objects,
- * `<name>-primary` Deployment and its own TrafficSplit backends) plugs in by implementing the same
- * interface, with its own namespaces in the same run.
+ * each canary ended: serin here, Flagger (its Canary objects, `<name>-primary` Deployment and its own
+ * TrafficSplit backends) in detection-flagger.ts, each with its own namespaces in the same run.
  */
 export interface AppRef {
   namespace: string;
@@ -31,8 +31,6 @@ export interface CanaryController {
    * canaries on the Prometheus at `prometheusUrl`.
    */
   start(namespaces: readonly string[], prometheusUrl: string): Promise<void>;
-  /** The user's objects of an app before its first release, as JSON manifests. */
-  manifests(app: AppRef, annotations: Record<string, string>): unknown[];
   /** The split's name and which backend and Deployment is which version. */
   route(app: AppRef): {
     service: string;
@@ -50,6 +48,41 @@ export interface CanaryController {
   stop(): Promise<void>;
 }
 
+/** What an arm's canaries run in one phase. */
+export interface Release {
+  /** The arm's cell in the table, when the phase needs more than the arm's title (its own steps). */
+  title?: string;
+  /** The user's objects of an app before its first release, as JSON manifests. */
+  manifests(app: AppRef): unknown[];
+  /** The longest a healthy canary may take from its ship to its promotion; later, it is unsettled. */
+  settleSeconds: number;
+}
+
+/** A controller with its settings: one set of rows in the table. */
+export interface Arm {
+  id: string;
+  title: string;
+  controller: CanaryController;
+  /** Canaries per bad scenario, and healthy ones, per phase. */
+  counts: { bad: number; healthy: number };
+  /** What the arm runs for the phase's steps, or why it cannot run them at all. */
+  release(phase: Phase): Release | { notPossible: string };
+}
+
+/** The new version every controller ships, in the first container's image as `kubectl set image` does. */
+export const V2 = "registry.example/web:2.0.0";
+
+export async function shipImage(apps: AppsV1Api, app: AppRef, image = V2): Promise<void> {
+  await apps.patchNamespacedDeployment(
+    {
+      name: app.name,
+      namespace: app.namespace,
+      body: [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: image }],
+    },
+    setHeaderOptions("Content-Type", JSON_PATCH),
+  );
+}
+
 /** What every serin watcher on the cluster shares: the webhook, serin's RBAC and service account. */
 export interface SerinInstall {
   kubeconfig: string;
@@ -59,8 +92,6 @@ export async function installSerin(cp: ControlPlane): Promise<SerinInstall> {
   await startCanaryCluster(cp);
   return { kubeconfig: await cp.serviceAccountKubeconfig("serin-system", "serin") };
 }
-
-const V2 = "registry.example/web:2.0.0";
 
 interface Metadata {
   namespace?: string;
@@ -138,6 +169,16 @@ export class SerinController implements CanaryController {
     ];
   }
 
+  /** The phase's steps and the benchmark's checks as annotations, with the arm's own beside them. */
+  release(phase: Phase, annotations: Record<string, string>): Release {
+    const all = { "serin.dev/steps": phase.steps, "serin.dev/analysis": ANALYSIS, ...annotations };
+    return {
+      manifests: (app) => this.manifests(app, all),
+      // A step ends on a check after its 1m interval, then the promotion.
+      settleSeconds: phase.steps.split(",").length * 60 + 150,
+    };
+  }
+
   route(app: AppRef) {
     return {
       service: app.name,
@@ -150,15 +191,8 @@ export class SerinController implements CanaryController {
     return this.phases.get(`${app.namespace}/${app.name}`) === "Idle";
   }
 
-  async ship(app: AppRef): Promise<void> {
-    await this.apps.patchNamespacedDeployment(
-      {
-        name: app.name,
-        namespace: app.namespace,
-        body: [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: V2 }],
-      },
-      setHeaderOptions("Content-Type", JSON_PATCH),
-    );
+  ship(app: AppRef): Promise<void> {
+    return shipImage(this.apps, app);
   }
 
   ended(app: AppRef): CanaryEnd | undefined {

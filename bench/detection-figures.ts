@@ -139,3 +139,8 @@ export const TABLE_HEADER = [
 export function tableRow(phase: string, arm: string, scenario: string, figures: GroupFigures): string {
   return `| ${phase} | ${arm} | ${scenario} | ${figures.n} | ${figures.rolledBack} | ${figures.promoted} | ${figures.unsettled} | ${fixed(figures.detectionP50s, 1)} | ${fixed(figures.detectionP99s, 1)} | ${percent(figures.shareP50)} | ${percent(figures.shareP99)} | ${fixed(figures.causedP50, 1)} |`;
 }
+
+/** An arm that cannot run a phase's steps at all: one row that says why, with no figures. */
+export function notPossibleRow(phase: string, arm: string, why: string): string {
+  return `| ${phase} | ${arm} | every scenario | 0 | not possible: ${why} | - | - | - | - | - | - | - |`;
+}

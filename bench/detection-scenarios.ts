@@ -64,11 +64,16 @@ export const SCENARIOS: readonly Scenario[] = [
 export interface Phase {
   id: string;
   title: string;
+  /** serin's steps (`serin.dev/steps`); another controller runs the nearest it supports. */
   steps: string;
+  /** Each controller runs its own default steps here (serin's are `steps`). */
+  defaults?: boolean;
+  /** Only the first N steps are run (quick runs): `steps` is cut to them, another controller's too. */
+  stepLimit?: number;
 }
 
 export const PHASES: readonly Phase[] = [
-  { id: "s10", title: "default steps (first 10%)", steps: "10,25,50,75" },
+  { id: "s10", title: "default steps (first 10%)", steps: "10,25,50,75", defaults: true },
   { id: "s1", title: "first step 1%", steps: "1,10,25,50,75" },
   { id: "s01", title: "first step 0.1%", steps: "0.1,10,25,50,75" },
 ];

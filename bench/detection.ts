@@ -14,18 +14,22 @@ import { describeApiError } from "../src/watch/kube.js";
 import { installCrds, startControlPlane } from "../test/harness/index.js";
 import {
   type AppRef,
+  type Arm,
   type CanaryController,
   installSerin,
+  type Release,
   SerinController,
 } from "./detection-controllers.js";
 import {
   type CanaryResult,
   canaryResult,
   groupFigures,
+  notPossibleRow,
   type SplitSeen,
   TABLE_HEADER,
   tableRow,
 } from "./detection-figures.js";
+import { FLAGGER_SETTINGS, FlaggerController } from "./detection-flagger.js";
 import {
   ANALYSIS,
   HEALTHY,
@@ -35,6 +39,7 @@ import {
   type Scenario,
   SLOW_MS,
 } from "./detection-scenarios.js";
+import { buildPeer } from "./peers/binaries.js";
 
 /**
  * How fast a bad canary is rolled back and how much traffic it hurts first, on the real control plane
@@ -47,6 +52,7 @@ import {
  * N canaries each, in namespaces of their own. Detection time: from the canary's first bad request (the
  * model knows it) to its split at stable 100% on the benchmark's own WATCH. Blast radius: bad requests
  * caused by the canary over all requests from its first request to the rollback (the model's counts).
+ * With --flagger, Flagger runs beside serin as one more arm (detection-flagger.ts).
  */
 const { values: options } = parseArgs({
   options: {
@@ -68,6 +74,8 @@ const { values: options } = parseArgs({
     // The baseline's canaries per bad scenario and healthy ones, per phase (fewer: it only shows the change).
     "baseline-canaries": { type: "string", default: "10" },
     "baseline-healthy": { type: "string", default: "50" },
+    // Flagger (built by bench/peers/build.sh) as one more arm, at its Linkerd tutorial's settings.
+    flagger: { type: "boolean", default: false },
     "watcher-log-level": { type: "string", default: "info" },
     // Every canary's figures as JSON lines, for a closer look.
     results: { type: "string" },
@@ -97,7 +105,7 @@ const phases = phaseIds.map((id) => {
   const phase = PHASES.find((candidate) => candidate.id === id);
   if (!phase) throw new Error(`--phases: unknown phase ${id} (known: ${PHASES.map((p) => p.id).join(", ")})`);
   // Quick: the first two steps only, so the healthy canaries are promoted in about two minutes.
-  return quick ? { ...phase, steps: phase.steps.split(",").slice(0, 2).join(",") } : phase;
+  return quick ? { ...phase, steps: phase.steps.split(",").slice(0, 2).join(","), stepLimit: 2 } : phase;
 });
 const intervals = options.intervals.split(",").filter(Boolean);
 for (const interval of intervals) {
@@ -116,18 +124,10 @@ const load = () =>
     .map((value) => value.toFixed(2))
     .join(" ");
 
-interface Arm {
-  id: string;
-  title: string;
-  controller: CanaryController;
-  annotations: Record<string, string>;
-  /** Canaries per bad scenario, and healthy ones, per phase. */
-  counts: { bad: number; healthy: number };
-}
-
 interface AppRun {
   app: AppRef;
   arm: Arm;
+  release: Release;
   scenario: Scenario;
   phase: Phase;
 }
@@ -170,6 +170,8 @@ async function until(limitMs: number, done: () => boolean, report: () => string)
 const namespaceOf = (phase: Phase, arm: Arm, scenario: Scenario) =>
   `det-${phase.id}-${arm.id}-${scenario.id}`;
 
+// Built (or found in the cache) before the cluster starts: a cold build takes minutes.
+const flaggerPeer = options.flagger ? await buildPeer("flagger") : undefined;
 const cp = await startControlPlane({ readyTimeoutMs: 120_000, controllerManagerQps: 100 });
 const stops: (() => Promise<void> | void)[] = [];
 const rows: string[] = [];
@@ -189,41 +191,63 @@ try {
     if (setting !== "default") annotations["serin.dev/analysis-interval"] = interval as string;
     if (limit !== undefined) annotations["serin.dev/failure-limit"] = limit;
     return {
+      release: (phase: Phase) => serin.release(phase, annotations),
       id: setting === "default" ? "i-default" : `i${interval}${limit === undefined ? "" : `-l${limit}`}`,
       title:
         setting === "default"
           ? `serin, defaults (analysis-interval ${DEFAULTS.analysisInterval}, failure-limit ${DEFAULTS.failureLimit})`
           : `serin, analysis-interval ${interval}${limit === undefined ? "" : `, failure-limit ${limit}`}`,
       controller: serin,
-      annotations,
       counts: { bad: perBadScenario, healthy: healthyCount },
     };
   });
   if (options["baseline-main"]) {
     const name = options["baseline-name"];
+    const baseline = new SerinController(`serin ${name}`, cp, install, {
+      cli: options["baseline-main"],
+      args: options["baseline-args"].split(" ").filter(Boolean),
+      logLevel: options["watcher-log-level"],
+    });
     arms.push({
       id: "base",
       title: `serin ${name}, defaults`,
-      controller: new SerinController(`serin ${name}`, cp, install, {
-        cli: options["baseline-main"],
-        args: options["baseline-args"].split(" ").filter(Boolean),
-        logLevel: options["watcher-log-level"],
-      }),
-      annotations: {},
+      controller: baseline,
+      release: (phase) => baseline.release(phase, {}),
       counts: {
         bad: whole("baseline-canaries", options["baseline-canaries"], 10, 200),
         healthy: whole("baseline-healthy", options["baseline-healthy"], 50, 500),
       },
     });
   }
-  const route = serin.routes;
+  if (flaggerPeer) {
+    const flagger = new FlaggerController(cp, flaggerPeer);
+    const title = `${flagger.name}, Linkerd defaults`;
+    arms.push({
+      id: "flagger",
+      title,
+      controller: flagger,
+      release: (phase) => flagger.release(phase, title),
+      counts: { bad: perBadScenario, healthy: healthyCount },
+    });
+  }
+  // Which controller works in each namespace, and so which version's WATCH carries its splits.
+  const ownerOf = new Map<string, CanaryController>();
+  for (const phase of phases)
+    for (const arm of arms)
+      for (const scenario of SCENARIOS) ownerOf.set(namespaceOf(phase, arm, scenario), arm.controller);
+  const routePaths = [...new Set(arms.map((arm) => arm.controller.routes.path))];
+  const accepts = (path: string) => (namespace: string) => ownerOf.get(namespace)?.routes.path === path;
+  const routes = routePaths.map((path) => {
+    const owner = arms.find((arm) => arm.controller.routes.path === path)?.controller as CanaryController;
+    return { ...owner.routes, accepts: accepts(path) };
+  });
   // One scrape target per modelled pod, found through a file_sd list, as linkerd-viz scrapes each proxy.
   const targetsDir = await mkdtemp(join(tmpdir(), "serin-detection-"));
   stops.push(() => rm(targetsDir, { recursive: true, force: true }));
   const podTargetsFile = join(targetsDir, "pods.json");
   const metrics = await startLinkerdMetrics({
     kubeConfig: cp.kubeConfig(),
-    routes: [route],
+    routes,
     seed,
     podTargetsFile,
   });
@@ -233,22 +257,29 @@ try {
   });
   stops.push(() => prometheus.stop());
 
-  // The benchmark's own view of every split: the canary weight of each event, as it arrived.
+  // The benchmark's own view of every split: the canary weight of each event, as it arrived, read with
+  // the backends of the app it belongs to (registered when its phase starts).
   const splits = new Map<string, SplitSeen[]>();
-  const stopSplits = await keepWatching(cp.kubeConfig(), route.path, {}, (type, object) => {
-    if (type !== "ADDED" && type !== "MODIFIED") return;
-    const { namespace, name } =
-      (object as { metadata?: { namespace?: string; name?: string } }).metadata ?? {};
-    const key = `${namespace}/${name}`;
-    const canary = route.read(object, {
-      stableService: `${name}-stable`,
-      canaryService: `${name}-canary`,
-    }).canary;
-    const seen = splits.get(key) ?? [];
-    if (seen.at(-1)?.canary !== canary) seen.push({ at: wallNow(), canary });
-    splits.set(key, seen);
-  });
-  stops.push(stopSplits);
+  const splitApps = new Map<string, AppRun>();
+  for (const route of routes) {
+    const stopSplits = await keepWatching(cp.kubeConfig(), route.path, {}, (type, object) => {
+      if (type !== "ADDED" && type !== "MODIFIED") return;
+      const { namespace = "", name } =
+        (object as { metadata?: { namespace?: string; name?: string } }).metadata ?? {};
+      const key = `${namespace}/${name}`;
+      const run = splitApps.get(key);
+      if (!run || !route.accepts(namespace)) return;
+      const split = run.arm.controller.route(run.app);
+      const canary = route.read(object, {
+        stableService: split.stable.backend,
+        canaryService: split.canary.backend,
+      }).canary;
+      const seen = splits.get(key) ?? [];
+      if (seen.at(-1)?.canary !== canary) seen.push({ at: wallNow(), canary });
+      splits.set(key, seen);
+    });
+    stops.push(stopSplits);
+  }
 
   // Every controller starts once, for all the namespaces it will ever work in.
   const controllers = [...new Set(arms.map((arm) => arm.controller))];
@@ -262,7 +293,7 @@ try {
     stops.push(() => controller.stop());
   }
   log(
-    `control plane, serin (${controllers.length} watcher(s)), Prometheus (scrape ${scrapeText}) and the traffic model are up`,
+    `control plane, ${controllers.map((controller) => controller.name).join(", ")}, Prometheus (scrape ${scrapeText}) and the traffic model are up`,
   );
 
   const settings = [
@@ -271,12 +302,25 @@ try {
     `stable ${HEALTHY.successRatio * 100}% success, latency median ${HEALTHY.latency.medianMs} ms / p99 ${HEALTHY.latency.p99Ms} ms`,
     `Prometheus scrape ${scrapeText}`,
     `per phase: ${arms.map((arm) => `${arm.title}, ${arm.counts.bad} canaries per bad scenario and ${arm.counts.healthy} healthy`).join("; ")}`,
+    ...(flaggerPeer ? [FLAGGER_SETTINGS] : []),
   ];
 
   for (const phase of phases) {
     const phaseStart = performance.now();
     const loadStart = load();
-    const runs: AppRun[] = arms.flatMap((arm) =>
+    const releases = new Map<Arm, Release>();
+    const impossible: string[] = [];
+    for (const arm of arms) {
+      const release = arm.release(phase);
+      if ("notPossible" in release)
+        impossible.push(notPossibleRow(phase.title, arm.title, release.notPossible));
+      else releases.set(arm, release);
+    }
+    if (releases.size === 0) {
+      rows.push(...impossible);
+      continue;
+    }
+    const runs: AppRun[] = [...releases.entries()].flatMap(([arm, release]) =>
       SCENARIOS.flatMap((scenario) =>
         Array.from(
           { length: arm.counts[scenario.count ?? (scenario.bad ? "bad" : "healthy")] },
@@ -286,6 +330,7 @@ try {
               name: `app-${String(index).padStart(3, "0")}`,
             },
             arm,
+            release,
             scenario,
             phase,
           }),
@@ -294,18 +339,14 @@ try {
     );
     log(`phase ${phase.id} (steps ${phase.steps}): ${runs.length} apps`);
     const byNamespace = new Map<string, AppRun[]>();
-    for (const run of runs)
+    for (const run of runs) {
       byNamespace.set(run.app.namespace, [...(byNamespace.get(run.app.namespace) ?? []), run]);
+      splitApps.set(`${run.app.namespace}/${run.arm.controller.route(run.app).service}`, run);
+    }
     await inParallel([...byNamespace.entries()], 4, async ([namespace, list]) => {
       const created = await cp.kubectl(["create", "namespace", namespace]);
       if (created.code !== 0) throw new Error(created.stderr);
-      const items = list.flatMap((run) =>
-        run.arm.controller.manifests(run.app, {
-          "serin.dev/steps": phase.steps,
-          "serin.dev/analysis": ANALYSIS,
-          ...run.arm.annotations,
-        }),
-      );
+      const items = list.flatMap((run) => run.release.manifests(run.app));
       const applied = await cp.kubectl(["apply", "-f", "-"], {
         input: JSON.stringify({ apiVersion: "v1", kind: "List", items }),
         timeoutMs: 300_000,
@@ -340,10 +381,9 @@ try {
       retried(`ship ${run.app.namespace}/${run.app.name}`, () => run.arm.controller.ship(run.app)),
     );
     log(`shipped ${runs.length} canaries in ${((performance.now() - shipStart) / 1000).toFixed(1)} s`);
-    // Long enough for a healthy canary to go through every step (a step ends on a check after its
-    // 1m interval) and be promoted; a canary still in flight after that is counted as unsettled.
-    const stepCount = phase.steps.split(",").length;
-    const limitMs = (stepCount * 60 + 150) * 1000;
+    // Long enough for a healthy canary of the slowest arm to go through every step and be promoted; a
+    // canary still in flight after that is counted as unsettled.
+    const limitMs = Math.max(...[...releases.values()].map((release) => release.settleSeconds)) * 1000;
     await until(
       limitMs,
       () => runs.every((run) => run.arm.controller.ended(run.app) !== undefined),
@@ -355,7 +395,7 @@ try {
     // The model and the benchmark's WATCH may still be on their way to the last split write.
     await sleep(2_000);
 
-    for (const arm of arms) {
+    for (const [arm, release] of releases) {
       for (const scenario of SCENARIOS) {
         const results: CanaryResult[] = runs
           .filter((run) => run.arm === arm && run.scenario === scenario)
@@ -369,14 +409,15 @@ try {
               scenario,
             );
           });
-        rows.push(tableRow(phase.title, arm.title, scenario.title, groupFigures(results)));
+        rows.push(tableRow(phase.title, release.title ?? arm.title, scenario.title, groupFigures(results)));
         for (const result of results)
           resultLines.push(
             JSON.stringify({ phase: phase.id, arm: arm.id, scenario: scenario.id, ...result }),
           );
       }
     }
-    // Why the canaries ended, in serin's words with the numbers taken out: the first rows of reasons.
+    rows.push(...impossible);
+    // Why the canaries ended, in each controller's words with the numbers taken out.
     const reasons = new Map<string, number>();
     for (const run of runs) {
       const ended = run.arm.controller.ended(run.app) ?? "unsettled";
@@ -421,7 +462,7 @@ try {
       "|---|---|---|---|",
       ...loads,
       "",
-      "Why the canaries ended (serin's message, numbers replaced by N):",
+      "Why the canaries ended (each controller's message, numbers replaced by N):",
       "",
       ...reasonLines,
       "",

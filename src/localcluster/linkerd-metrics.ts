@@ -30,6 +30,12 @@ export interface RouteWatch {
   /** e.g. `/apis/split.smi-spec.io/v1alpha4/trafficsplits` (every namespace). */
   path: string;
   read(object: unknown, names: BackendNames): Weights;
+  /**
+   * Whether this WATCH carries the splits of a namespace (default: every one). Each served version of a
+   * CRD lists every object: when two WATCHes of different versions follow different controllers, each
+   * takes its own namespaces, or their events, interleaved, would move the traffic back and forth.
+   */
+  accepts?(namespace: string): boolean;
 }
 
 export interface LinkerdMetricsOptions {
@@ -106,8 +112,9 @@ export async function startLinkerdMetrics(options: LinkerdMetricsOptions = {}): 
     for (const route of options.routes ?? []) {
       stops.push(
         await keepWatching(options.kubeConfig, route.path, {}, (type, object) => {
-          events += 1;
           const { namespace = "", name = "" } = (object as Meta).metadata ?? {};
+          if (route.accepts && !route.accepts(namespace)) return;
+          events += 1;
           const where = `${namespace}/${name}`;
           if (type === "DELETED") latest.delete(where);
           else latest.set(where, { watch: route, object });
