@@ -115,7 +115,7 @@ test("an event goes ahead of every waiting resync, and a resync of a key already
   assert.deepEqual(seen, ["busy", "abort-me", "r3", "r1", "r2"]);
 });
 
-test("a user's change goes ahead of waiting events and due polls, and keeps its lane when it comes during a reconcile", async () => {
+test("a user's change goes ahead of waiting events and due polls; an event for a key in the user lane leaves it there", async () => {
   const seen: string[] = [];
   let release: () => void = () => {};
   const gate = new Promise<void>((resolve) => {
@@ -124,22 +124,24 @@ test("a user's change goes ahead of waiting events and due polls, and keeps its 
   const queue = new WorkQueue(
     async (key) => {
       seen.push(key);
-      if (key === "busy" && seen.length === 1) await gate;
+      if (key.startsWith("block")) await gate;
       return undefined;
     },
     { workers: 1 },
   );
-  queue.add("busy");
+  // The one worker and the two that only users' changes may take, all busy.
+  queue.add("block1");
+  queue.add("block2", "user");
+  queue.add("block3", "user");
   await tick();
   for (const key of ["poll1", "poll2", "poll3"]) queue.add(key);
   queue.add("r1", "resync");
   queue.add("abort-me", "user");
   queue.add("poll3", "user");
   queue.add("abort-me");
-  queue.add("busy", "user");
   release();
   await queue.idle();
-  assert.deepEqual(seen, ["busy", "abort-me", "poll3", "busy", "poll1", "poll2", "r1"]);
+  assert.deepEqual(seen, ["block1", "block2", "block3", "abort-me", "poll3", "poll1", "poll2", "r1"]);
 });
 
 test("drain takes no new work and waits for the reconciles in flight", async () => {
@@ -173,4 +175,27 @@ test("a requeue asked for beyond a day is clamped instead of overflowing the tim
   await tick(20);
   assert.deepEqual(seen, [], "a huge delay does not fire at once");
   await queue.drain();
+});
+
+test("a user's change starts at once even when every worker is busy", async () => {
+  const started: string[] = [];
+  let release: () => void = () => {};
+  const slow = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const queue = new WorkQueue(
+    async (key) => {
+      started.push(key);
+      if (key.startsWith("slow")) await slow;
+      return undefined;
+    },
+    { workers: 2 },
+  );
+  for (const key of ["slow1", "slow2", "slow3"]) queue.add(key);
+  queue.add("abort-me", "user");
+  await tick();
+  assert.deepEqual(started, ["slow1", "slow2", "abort-me"], "the abort does not wait; slow3 does");
+  release();
+  await queue.idle();
+  assert.deepEqual(started, ["slow1", "slow2", "abort-me", "slow3"]);
 });

@@ -25,6 +25,12 @@ export type Lane = "user" | "event" | "resync";
 /** The lanes in the order they are served. */
 const LANES: readonly Lane[] = ["user", "event", "resync"];
 
+/**
+ * Workers beyond the configured ones that only a user's change may take: with every worker in a write
+ * that the apiserver answers slowly under load, an abort still starts at once.
+ */
+export const USER_WORKERS = 2;
+
 export class WorkQueue {
   // Sets keep insertion order: each is a FIFO with O(1) removal.
   private readonly ready: Record<Lane, Set<string>> = {
@@ -127,7 +133,10 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopped && this.running < this.options.workers && this.length > 0) {
+    while (!this.stopped && this.length > 0) {
+      // A user's change may take one of USER_WORKERS more workers: it never waits for a slow write to end.
+      const limit = this.options.workers + (this.ready.user.size > 0 ? USER_WORKERS : 0);
+      if (this.running >= limit) break;
       const key = this.next() as string;
       this.active.add(key);
       this.running += 1;
