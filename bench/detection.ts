@@ -63,7 +63,7 @@ const { values: options } = parseArgs({
     phases: { type: "string" },
     // Settings to compare, one arm each: "default" is serin's (no annotation); "10s" sets the analysis
     // interval, "10s/1" the interval and the failure limit.
-    intervals: { type: "string", default: "default,10s,10s/1" },
+    intervals: { type: "string", default: "default,15s/2" },
     "scrape-interval": { type: "string", default: "10s" },
     seed: { type: "string", default: "1" },
     concurrency: { type: "string", default: "16" },

@@ -150,7 +150,7 @@ test("the live status shows the split, the checks, the events and the commands t
       "steps:      [####--------------------] >10%<  50%",
       "split:      TrafficSplit web: web-stable 90% (9000) · web-canary 10% (1000)",
       "step:       20s held of 1m, 40s left",
-      "checks:     success-rate>=99: last fail 5s ago, 1 failed of 2 tolerated",
+      "checks:     success-rate>=99: last fail 5s ago, 1 failed of 1 tolerated",
       "events:     11:59:20  CanaryStarted: Canary of revision abcdef0123 started",
       "            11:59:55  AnalysisFailed: Check failed",
       "act:        kubectl serin promote web -n shop   skip the remaining steps and promote",

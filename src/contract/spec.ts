@@ -53,8 +53,8 @@ const SERIN_WRITTEN: readonly string[] = [...Object.values(PendingKey), ...LEGAC
 export const DEFAULTS = {
   steps: "10,25,50,75",
   stepInterval: "1m",
-  analysisInterval: "15s",
-  failureLimit: "2",
+  analysisInterval: "10s",
+  failureLimit: "1",
   progressDeadline: "10m",
 } as const;
 

@@ -90,7 +90,19 @@ describe("what a canary costs the cluster", () => {
     // serin caches objects without their managedFields; its writes leave everyone's field ownership stored.
     const managers = (object?: { metadata?: { managedFields?: { manager?: string }[] } }) =>
       new Set((object?.metadata?.managedFields ?? []).map((entry) => entry.manager));
-    const web = managers(await journey.get());
+    // kubectl leaves managedFields out unless asked.
+    const shown = await env.cp.kubectl([
+      "get",
+      "deployment",
+      "web",
+      "-n",
+      "cost",
+      "-o",
+      "json",
+      "--show-managed-fields",
+    ]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const web = managers(JSON.parse(shown.stdout));
     assert.ok(web.has("serin") && web.size >= 3, `the Deployment's managers: ${[...web].join(", ")}`);
     const split = managers((await journey.routeObject()) as Parameters<typeof managers>[0]);
     assert.ok(split.has("serin"), `the split's managers: ${[...split].join(", ")}`);
