@@ -272,6 +272,41 @@ export function lifecycleJourneys(
       assert.equal(await journey.exists("service", "web-canary"), false);
     });
 
+    test("the split deleted mid-canary: stable 100% on a new split, canary removed, Aborted, an Event says why", async () => {
+      const journey = new Journey(env.cp, "split-deleted", route);
+      const annotations = { "serin.dev/steps": "10,50", "serin.dev/step-interval": "1h" };
+      await journey.create({ annotations });
+      await journey.ship(V2, { annotations });
+      await journey.waitForCanaryWeight(1_000);
+      const inFlight = Object.entries(await journey.annotations()).filter(([key]) =>
+        key.startsWith("serin.dev/"),
+      );
+      const bytes = inFlight.reduce((sum, [key, value]) => sum + key.length + Buffer.byteLength(value), 0);
+      assert.ok(bytes < 1_024, `the Deployment's serin.dev/* annotations hold ${bytes} bytes in flight`);
+
+      const deleted = await env.cp.kubectl(["delete", route.kind, "web", "-n", "split-deleted"]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      const aborted = await journey.waitForPhase("Aborted");
+      assert.deepEqual(await journey.weights(), { stable: 10_000, canary: 0 }, "a new split at stable 100%");
+      assert.match(
+        aborted["serin.dev/message"] ?? "",
+        /traffic split web was deleted while the canary was in flight/,
+      );
+      await journey.waitFor(
+        async () => !(await journey.exists("deployment", "web-canary")),
+        "the canary to be removed",
+      );
+      assert.equal(await journey.image(), "registry.example/web:1.0.0", "stable still runs v1");
+      assert.equal(
+        (await journey.annotations())["serin.dev/pending-revision"],
+        undefined,
+        "the revision let go",
+      );
+      assert.ok(
+        (await journey.events()).some((event) => event.reason === "Aborted" && event.type === "Warning"),
+      );
+    });
+
     test("the watcher killed mid-step and restarted resumes the same step: weights unchanged, canary not restarted", async () => {
       const journey = new Journey(env.cp, "restart", route);
       const annotations = { "serin.dev/steps": "10,50", "serin.dev/step-interval": "1h" };

@@ -20,10 +20,25 @@ const foreignService = (name: string) =>
   });
 
 async function json(journey: Journey, kind: string, name: string) {
-  const result = await env.cp.kubectl(["get", kind, name, "-n", journey.namespace, "-o", "json"]);
+  const result = await env.cp.kubectl([
+    "get",
+    kind,
+    name,
+    "-n",
+    journey.namespace,
+    "-o",
+    "json",
+    "--show-managed-fields",
+  ]);
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout) as {
-    metadata: { resourceVersion: string; labels?: Record<string, string> };
+    metadata: {
+      resourceVersion: string;
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+      ownerReferences?: unknown[];
+      managedFields?: { manager?: string; subresource?: string }[];
+    };
     spec: {
       selector?: unknown;
       ports?: unknown;
@@ -104,8 +119,17 @@ describe("serin touches only objects it owns", () => {
       /Deployment taken-canary\/web-canary exists and is not serin's/,
     );
     assert.deepEqual(await journey.weights(), { stable: 10_000, canary: 0 });
+    // The Deployment controller writes its status and its revision annotation (a new resourceVersion);
+    // serin must write nothing.
     const after = await json(journey, "deployment", "web-canary");
-    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, "not written to");
+    assert.deepEqual(after.spec, before.spec, "its spec not written to");
+    const ours = (annotations: Record<string, string> = {}) =>
+      Object.entries(annotations).filter(([key]) => !key.startsWith("deployment.kubernetes.io/"));
+    assert.deepEqual(ours(after.metadata.annotations), ours(before.metadata.annotations));
+    assert.deepEqual(after.metadata.labels, before.metadata.labels, "its labels not written to");
+    assert.deepEqual(after.metadata.ownerReferences, before.metadata.ownerReferences, "not adopted");
+    const writers = (after.metadata.managedFields ?? []).map((entry) => entry.manager);
+    assert.ok(!writers.includes("serin"), `written only by ${writers.join(", ")}`);
     assert.equal(after.spec.template?.spec?.containers?.[0]?.image, "registry.example/theirs:7");
     assert.equal(await journey.image(), "registry.example/web:1.0.0", "the primary is untouched");
 
