@@ -37,7 +37,7 @@ async function json(journey: Journey, kind: string, name: string) {
       labels?: Record<string, string>;
       annotations?: Record<string, string>;
       ownerReferences?: unknown[];
-      managedFields?: { manager?: string; subresource?: string }[];
+      managedFields?: { manager?: string }[];
     };
     spec: {
       selector?: unknown;
@@ -125,7 +125,11 @@ describe("serin touches only objects it owns", () => {
     assert.deepEqual(after.spec, before.spec, "its spec not written to");
     const ours = (annotations: Record<string, string> = {}) =>
       Object.entries(annotations).filter(([key]) => !key.startsWith("deployment.kubernetes.io/"));
-    assert.deepEqual(ours(after.metadata.annotations), ours(before.metadata.annotations));
+    assert.deepEqual(
+      ours(after.metadata.annotations),
+      ours(before.metadata.annotations),
+      "its annotations not written to",
+    );
     assert.deepEqual(after.metadata.labels, before.metadata.labels, "its labels not written to");
     assert.deepEqual(after.metadata.ownerReferences, before.metadata.ownerReferences, "not adopted");
     const writers = (after.metadata.managedFields ?? []).map((entry) => entry.manager);
