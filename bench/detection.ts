@@ -39,6 +39,7 @@ import {
   type Scenario,
   SLOW_MS,
 } from "./detection-scenarios.js";
+import { inParallel } from "./lib/parallel.js";
 import { buildPeer } from "./peers/binaries.js";
 
 /**
@@ -130,15 +131,6 @@ interface AppRun {
   release: Release;
   scenario: Scenario;
   phase: Phase;
-}
-
-async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
 }
 
 async function retried(what: string, write: () => Promise<unknown>): Promise<void> {

@@ -7,13 +7,14 @@ import { type ControlPlane, installCrds, startControlPlane } from "../../src/loc
 import { describeApiError } from "../../src/watch/kube.js";
 import { RawJsonClient } from "../../src/watch/raw-json.js";
 import { flowSchemaTotal, parseMetrics, serviceAccountFlowSchema } from "../lib/apf.js";
+import { inParallel } from "../lib/parallel.js";
 import { cpuSeconds, statusKb } from "../lib/proc.js";
 import { summarize } from "../lib/stats.js";
 import { type App, type AppSpec, appKey, type Contender, type RunningController } from "./contender.js";
 import { firstAt, perStepPerApp, stepTimes } from "./figures.js";
 import { Observer, wallNow } from "./observe.js";
 import type { ScaleResult } from "./results.js";
-import { createObjects, inParallel, send } from "./writes.js";
+import { createObjects, send } from "./writes.js";
 
 export interface ScaleOptions {
   apps: number;

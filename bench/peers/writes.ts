@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ApiException } from "@kubernetes/client-node";
 import { describeApiError } from "../../src/watch/kube.js";
 import type { RawJsonClient } from "../../src/watch/raw-json.js";
+import { inParallel } from "../lib/parallel.js";
 import type { Write } from "./contender.js";
 
 interface Manifest {
@@ -27,15 +28,6 @@ function collectionPath(manifest: Manifest): string {
   const base = manifest.apiVersion === "v1" ? "/api/v1" : `/apis/${manifest.apiVersion}`;
   const namespace = manifest.metadata.namespace;
   return namespace ? `${base}/namespaces/${namespace}/${resource}` : `${base}/${resource}`;
-}
-
-export async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
 }
 
 /** Sends a write, up to 5 times; `alreadyDone` says which failure of a retry means the first one landed. */
