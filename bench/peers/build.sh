@@ -4,11 +4,9 @@
 # cache, and copy each peer's CRDs from its module beside its binary. Only bench/peers.ts calls this:
 # `npm test` never builds the peers.
 #
-# Cache layout and key are the control plane's (scripts/build-controlplane.sh):
+# Cache layout and key are the control plane's (scripts/lib/go-cache.sh):
 #   ${SERIN_CACHE:-$HOME/.cache/serin}/controlplane/<peer>-<version>-<key12>/<binary>
-# <key12> = first 12 hex digits of sha256(go.mod, go.sum, the build flags, GOOS/GOARCH). A module whose
-# go.mod names a `toolchain` is built with exactly that Go release (GOTOOLCHAIN), fetched by the go
-# command like any module.
+# Argo Rollouts' go.mod names a `toolchain`: it is built with exactly that Go release.
 #
 # At the end ${SERIN_CACHE:-$HOME/.cache/serin}/controlplane/peers.env holds FLAGGER=, FLAGGER_CRDS=,
 # ARGO_ROLLOUTS=, ARGO_ROLLOUTS_CRDS= (absolute paths) and FLAGGER_VERSION=, ARGO_ROLLOUTS_VERSION=.
@@ -34,89 +32,18 @@ done
 wanted() { [[ " ${PEERS[*]} " == *" $1 "* ]]; }
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT="${SERIN_CACHE:-$HOME/.cache/serin}/controlplane"
-JOBS="${SERIN_BUILD_JOBS:-2}"
+# shellcheck source=../../scripts/lib/go-cache.sh
+source "$HERE/../../scripts/lib/go-cache.sh"
+go_cache_open build-peers
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-peers: the Go toolchain (go) is not on PATH" >&2
-  exit 1
-fi
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$OUT/.lock"
-  flock 9
-fi
-
-TMP_PATHS=()
-cleanup() { if ((${#TMP_PATHS[@]})); then rm -rf "${TMP_PATHS[@]}"; fi; }
-trap cleanup EXIT
-
-export CGO_ENABLED=0
-GOOS_ARCH="$(go env GOOS)/$(go env GOARCH)"
-COMMON_FLAGS="CGO_ENABLED=0 -trimpath -buildvcs=false -ldflags=-s -w"
-
-# required_version DIR MODULE: the version of MODULE that DIR/go.mod requires.
-required_version() {
-  awk -v m="$2" '($1 == m && $2 ~ /^v/) { print $2; exit } ($1 == "require" && $2 == m) { print $3; exit }' "$1/go.mod"
-}
-
-# toolchain_of DIR: the `toolchain` directive of DIR/go.mod, or "local".
-toolchain_of() {
-  awk '$1 == "toolchain" { print $2; found = 1; exit } END { if (!found) print "local" }' "$1/go.mod"
-}
-
-# module_dir DIR MODULE: where the go command unpacked MODULE (downloading it if needed).
-module_dir() {
-  (cd "$1" && GOTOOLCHAIN="$(toolchain_of "$1")" go mod download -json "$2" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-}
-
-# build PEER DIR PKG BINARY MODULE LDFLAGS CRD_COPY: sets BUILT (the binary) and CRDS (its CRD folder).
-# CRD_COPY is a function called with the module's source folder and the destination folder.
+# build PEER DIR PKG BINARY MODULE LDFLAGS COPY_CRDS: sets BUILT (the binary), CRDS (its CRD folder) and
+# VERSION. COPY_CRDS is called with the module's source folder and the destination folder.
 build() {
   local peer="$1" dir="$2" pkg="$3" bin="$4" module="$5" ldflags="$6" copy_crds="$7"
-  local version toolchain key dest tmp start
-  version="$(required_version "$dir" "$module")"
-  toolchain="$(toolchain_of "$dir")"
-  key="$(
-    {
-      for f in go.mod go.sum; do
-        printf '== %s\n' "$f"
-        cat "$dir/$f"
-      done
-      printf '== flags\n%s\n%s\n%s\n' "$COMMON_FLAGS" "$ldflags" "$GOOS_ARCH"
-    } | sha256sum | cut -c1-12
-  )"
-  dest="$OUT/$peer-$version-$key"
-  BUILT="$dest/$bin"
-  CRDS="$dest/crds"
-  VERSION="$version"
-  if [[ -x "$BUILT" ]]; then
-    echo "$peer $version: cached ($BUILT)"
-  else
-    mkdir -p "$dest"
-    tmp="$(mktemp "$dest/.$bin.tmp.XXXXXX")"
-    TMP_PATHS+=("$tmp")
-    start=$SECONDS
-    if ! (cd "$dir" && GOTOOLCHAIN="$toolchain" go build -p "$JOBS" -trimpath -buildvcs=false \
-        -ldflags "-s -w $ldflags" -o "$tmp" "$pkg") >&2; then
-      echo "$peer $version: build FAILED" >&2
-      exit 1
-    fi
-    chmod 0755 "$tmp"
-    mv -f "$tmp" "$BUILT"
-    echo "$peer $version: built in $((SECONDS - start))s with Go $toolchain ($BUILT)"
-  fi
-  if [[ ! -d "$CRDS" ]]; then
-    local src staged
-    src="$(module_dir "$dir" "$module")"
-    staged="$(mktemp -d "$dest/.crds.XXXXXX")"
-    TMP_PATHS+=("$staged")
-    "$copy_crds" "$src" "$staged"
-    chmod -R a+rX,u+w "$staged"
-    mv "$staged" "$CRDS"
-  fi
+  VERSION="$(go_cache_modver "$dir" "$module")"
+  go_cache_build "$peer" "$dir" "$pkg" "$bin" "$VERSION" "$ldflags"
+  CRDS="$(dirname "$BUILT")/crds"
+  if [[ ! -d "$CRDS" ]]; then go_cache_from_module "$dir" "$module" "$CRDS" "$copy_crds"; fi
 }
 
 # Flagger's Canary, MetricTemplate and AlertProvider CRDs are one file in its module.
@@ -134,7 +61,7 @@ fi
 if wanted argo-rollouts; then
   ARGO_DIR="$HERE/argo-rollouts"
   ARGO_MODULE=github.com/argoproj/argo-rollouts
-  ARGO_VER="$(required_version "$ARGO_DIR" "$ARGO_MODULE")"
+  ARGO_VER="$(go_cache_modver "$ARGO_DIR" "$ARGO_MODULE")"
   # What upstream's Makefile sets; the module proxy records no commit, so gitCommit stays empty.
   ARGO_LD="-X $ARGO_MODULE/utils/version.version=${ARGO_VER#v} -X $ARGO_MODULE/utils/version.gitTreeState=clean"
   build argo-rollouts "$ARGO_DIR" "$ARGO_MODULE/cmd/rollouts-controller" rollouts-controller "$ARGO_MODULE" \
@@ -143,15 +70,11 @@ if wanted argo-rollouts; then
 fi
 
 # The lines of the peers not built this time are kept from the previous peers.env.
-tmp_env="$(mktemp "$OUT/.peers.env.XXXXXX")"
-TMP_PATHS+=("$tmp_env")
-{
-  if [[ -f "$OUT/peers.env" ]]; then
-    keys="$(printf '%s\n' "${ENV_LINES[@]%%=*}")"
-    awk -F= -v keys="$keys" 'BEGIN { split(keys, list, "\n"); for (i in list) rewritten[list[i]] = 1 }
-      !($1 in rewritten)' "$OUT/peers.env"
-  fi
-  printf '%s\n' "${ENV_LINES[@]}"
-} >"$tmp_env"
-mv -f "$tmp_env" "$OUT/peers.env"
+KEPT=()
+if [[ -f "$OUT/peers.env" ]]; then
+  keys="$(printf '%s\n' "${ENV_LINES[@]%%=*}")"
+  mapfile -t KEPT < <(awk -F= -v keys="$keys" 'BEGIN { split(keys, list, "\n"); for (i in list) rewritten[list[i]] = 1 }
+    !($1 in rewritten)' "$OUT/peers.env")
+fi
+go_cache_write "$OUT/peers.env" "${KEPT[@]}" "${ENV_LINES[@]}"
 echo "wrote $OUT/peers.env"
