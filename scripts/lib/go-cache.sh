@@ -83,7 +83,7 @@ go_cache_key() {
 # needed, for flags derived from the pinned modules alone (so already covered by the key).
 go_cache_build() {
   local tool="$1" dir="$2" pkg="$3" bin="$4" version="$5" extra="$6" late="${7:-}"
-  local dest target tmp start ldflags toolchain
+  local dest target tmp start ldflags
   BUILT=""
   dest="$OUT/$tool-$version-$(go_cache_key "$dir" "$extra")"
   target="$dest/$bin"
@@ -104,8 +104,7 @@ go_cache_build() {
   fi
   chmod 0755 "$tmp"
   mv -f "$tmp" "$target"
-  toolchain="$(go_cache_toolchain "$dir")"
-  echo "$tool $version: built in $((SECONDS - start))s with Go ${toolchain:-$(go env GOVERSION)} ($target)"
+  echo "$tool $version: built in $((SECONDS - start))s with $(go_cache_in "$dir" go env GOVERSION) ($target)"
   BUILT="$target"
 }
 
